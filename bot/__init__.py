@@ -1,0 +1,1 @@
+"""Haven: the application core (no Rasa imports at module top level, except the Rasa adapters)."""

@@ -1,0 +1,1 @@
+"""Survivor safety: quick-exit gate, erase, danger lexicon, retention."""

@@ -1,0 +1,134 @@
+"""Real erase: shred the conversation's data key and delete its rows everywhere Haven keeps them."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+
+from bot.crypto import DecryptionError, load_cipher, shred_key
+from bot.store.db import checkpoint_sqlite, get_engine, session_scope
+from bot.store.models import (
+    Contact,
+    ConversationKey,
+    Erasure,
+    InboundReceipt,
+    TelegramMessage,
+    TrackerEvent,
+    utcnow,
+)
+
+log = logging.getLogger("haven.safety.erase")
+
+# Feature modules with `on_conversation_erased(session, conversation_id)`, called inside the
+# erase transaction (e.g. the handoff service deletes transcripts and closes an open handoff).
+ERASE_HOOKS = ("bot.handoff.service",)
+TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
+
+
+@dataclass
+class EraseReport:
+    """What an erase removed; `telegram_message_ids` (under 48 h old) are for the channel to delete."""
+
+    conversation_id: str
+    had_key: bool
+    telegram_message_ids: list[int] = field(default_factory=list)
+
+
+def _hooks() -> list[Any]:
+    found = []
+    for name in ERASE_HOOKS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        hook = getattr(module, "on_conversation_erased", None)
+        if hook is not None:
+            found.append(hook)
+    return found
+
+
+def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> EraseReport:
+    """Erase one conversation: hooks, rows, key; then checkpoint the SQLite WAL."""
+    engine = engine or get_engine()
+    now = now or utcnow()
+    with session_scope(engine, immediate=True) as session:
+        cipher = None
+        try:
+            cipher = load_cipher(session, conversation_id)
+        except DecryptionError:
+            log.warning("erase: data key could not be unwrapped; deleting rows anyway")
+        tg_ids: list[int] = []
+        if cipher is not None:
+            rows = session.execute(
+                select(TelegramMessage).where(
+                    TelegramMessage.conversation_id == conversation_id,
+                    TelegramMessage.sent_at > now - TELEGRAM_DELETE_WINDOW,
+                )
+            ).scalars()
+            for row in rows:
+                try:
+                    tg_ids.append(int(cipher.decrypt_text(row.message_id_ct, f"telegram_messages|{row.direction}")))
+                except DecryptionError:
+                    continue
+        for hook in _hooks():
+            hook(session, conversation_id)
+        for model in (TrackerEvent, TelegramMessage, InboundReceipt, Contact):
+            session.execute(delete(model).where(model.conversation_id == conversation_id))
+        had_key = shred_key(session, conversation_id)
+        tomb = session.get(Erasure, conversation_id)
+        if tomb is None:
+            session.add(Erasure(conversation_id=conversation_id, erased_at=now))
+        else:
+            tomb.erased_at = now
+    checkpoint_sqlite(engine)
+    log.info("conversation erased")
+    return EraseReport(conversation_id, had_key, sorted(set(tg_ids)))
+
+
+def idle_conversations(cutoff: datetime, engine: Optional[Engine] = None) -> list[str]:
+    """Conversations with no activity since `cutoff` (by events, contact activity and key age)."""
+    engine = engine or get_engine()
+    cutoff_ts = cutoff.timestamp()
+    with session_scope(engine) as session:
+        last_event = dict(
+            session.execute(
+                select(TrackerEvent.conversation_id, func.max(TrackerEvent.timestamp)).group_by(
+                    TrackerEvent.conversation_id
+                )
+            ).all()
+        )
+        contacts = dict(session.execute(select(Contact.conversation_id, Contact.last_active_at)).all())
+        keys = dict(session.execute(select(ConversationKey.conversation_id, ConversationKey.created_at)).all())
+    idle = []
+    for cid in set(last_event) | set(contacts) | set(keys):
+        latest = max(
+            [last_event.get(cid) or 0.0]
+            + [t.timestamp() for t in (contacts.get(cid), keys.get(cid)) if t is not None]
+        )
+        if latest < cutoff_ts:
+            idle.append(cid)
+    return sorted(idle)
+
+
+def erase_idle_conversations(days: Optional[int] = None, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> int:
+    """The retention job: erase every conversation idle longer than `days`; prune old tombstones."""
+    from bot.settings import get_settings
+
+    days = get_settings().retention_days if days is None else days
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=days)
+    count = 0
+    for cid in idle_conversations(cutoff, engine):
+        erase_conversation(cid, engine, now=now)
+        count += 1
+    with session_scope(engine or get_engine()) as session:
+        session.execute(delete(Erasure).where(Erasure.erased_at < cutoff))
+    return count

@@ -1,0 +1,121 @@
+"""The safety gate: runs at the channel edge on every inbound message, before any NLU.
+
+Order: quick exit (erase + cover text) -> SMS carrier opt-out/opt-in -> active handoff
+(message goes to the officer, not to Rasa) -> pass to Rasa. Matching never depends on a
+model or on a language guess: quick-exit words of every language are recognised everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from bot import i18n
+from bot.text import normalise
+
+log = logging.getLogger("haven.safety.gate")
+
+# Always quick-exit, in any language (the Telegram command and the short symbol).
+UNIVERSAL_EXIT = frozenset({"##", "/exit", "exit"})
+# SMS carrier words: they belong to the carrier, never to Haven's menus (SAFETY.md guarantee 4).
+CARRIER_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
+CARRIER_OPT_IN = frozenset({"start", "unstop"})
+DEFAULT_COVER_TEXT = "Thanks, your settings are saved."
+
+
+class Verdict(enum.Enum):
+    PASS = "pass"  # hand the message to Rasa
+    QUICK_EXIT = "quick_exit"  # erased; send `reply` (may be empty) and stop
+    OPTED_OUT = "opted_out"  # carrier opt-out: send nothing
+    HANDOFF = "handoff"  # delivered to the officer's transcript; not to Rasa
+
+
+@dataclass
+class Inbound:
+    """One normalised inbound message (the channels build it; nothing here is logged)."""
+
+    channel: str
+    conversation_id: str
+    text: Optional[str] = None
+    payload: Optional[str] = None
+    location: Optional[tuple[float, float]] = None
+    language_hint: Optional[str] = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GateResult:
+    verdict: Verdict
+    reply: Optional[str] = None
+    telegram_message_ids: list[int] = field(default_factory=list)
+
+
+def is_quick_exit(text: Optional[str]) -> bool:
+    """The whole message is a quick-exit word of any language (case/accent/punctuation-insensitive)."""
+    if not text:
+        return False
+    raw = text.strip().lower()
+    if raw in UNIVERSAL_EXIT or raw.split("@", 1)[0] == "/exit":  # '/exit@SomeBot' in groups
+        return True
+    norm = normalise(text)
+    if not norm or norm in CARRIER_OPT_OUT:
+        return False
+    return norm in UNIVERSAL_EXIT or norm in i18n.all_quick_exit_words()
+
+
+def carrier_keyword(text: Optional[str]) -> Optional[str]:
+    """'out' for an SMS carrier opt-out word, 'in' for an opt-in word, else None."""
+    norm = normalise(text or "")
+    if norm in CARRIER_OPT_OUT:
+        return "out"
+    if norm in CARRIER_OPT_IN:
+        return "in"
+    return None
+
+
+def cover_text() -> str:
+    from bot.settings import get_settings
+
+    configured = get_settings().cover_text
+    return DEFAULT_COVER_TEXT if configured is None else configured
+
+
+def _handoff_relay() -> Any:
+    try:
+        module = importlib.import_module("bot.handoff.service")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.handoff.service":
+            raise
+        return None
+    return getattr(module, "relay_inbound_if_active", None)
+
+
+async def screen(inbound: Inbound) -> GateResult:
+    """Decide what happens to an inbound message before Rasa sees it."""
+    from bot.safety.erase import erase_conversation
+    from bot.safety.optout import set_opted_out, is_opted_out
+
+    message = inbound.payload if inbound.payload and inbound.payload.startswith("/exit") else inbound.text
+    if is_quick_exit(message) or inbound.payload == "/quick_exit":
+        report = await asyncio.to_thread(erase_conversation, inbound.conversation_id)
+        return GateResult(Verdict.QUICK_EXIT, cover_text(), report.telegram_message_ids)
+
+    if inbound.channel == "sms":
+        keyword = carrier_keyword(inbound.text)
+        if keyword == "out":
+            await asyncio.to_thread(set_opted_out, inbound.conversation_id, True)
+            log.info("sms contact opted out")
+            return GateResult(Verdict.OPTED_OUT)
+        if await asyncio.to_thread(is_opted_out, inbound.conversation_id):
+            # START, or any new message where the carrier let it through, re-enables replies.
+            await asyncio.to_thread(set_opted_out, inbound.conversation_id, False)
+            log.info("sms contact opted back in")
+
+    relay = _handoff_relay()
+    if relay is not None and await relay(inbound):
+        return GateResult(Verdict.HANDOFF)
+    return GateResult(Verdict.PASS)
