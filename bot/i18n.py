@@ -6,7 +6,7 @@ must define the same response names with the same placeholders (tests enforce it
 
 A message is either a string or a mapping with:
   text:     the text; `{name}` placeholders; or a plural mapping {one: ..., other: ...} chosen by `count`
-  sms:      optional shorter text for SMS
+  sms / whatsapp / telegram: optional channel-specific text (e.g. shorter for SMS)
   buttons:  list of {title, payload}
   custom:   optional channel hints (e.g. {request_location: true}), passed through untouched
 """
@@ -23,10 +23,11 @@ from typing import Any, Mapping, Optional
 import yaml
 
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
-from bot.text import normalise
+from bot.text import normalise, strip_accents
 
 LOCALES_DIR = ROOT / "locales"
 DEFAULT_LANGUAGE = "en"
+CHANNEL_VARIANTS = ("sms", "whatsapp", "telegram")
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "pt": "Português", "sw": "Kiswahili"}
 
 
@@ -152,8 +153,8 @@ def render(name: str, language: str, channel: Optional[str] = None, **args: Any)
     if not isinstance(message, Mapping):
         message = {"text": message}
     text_template = message.get("text", "")
-    if channel == "sms" and message.get("sms"):
-        text_template = message["sms"]
+    if channel in CHANNEL_VARIANTS and message.get(channel):
+        text_template = message[channel]
     out: dict[str, Any] = {"text": fill(text_template, lang, args)}
     buttons = [
         {"title": fill(b["title"], lang, args), "payload": b["payload"]} for b in message.get("buttons", []) or []
@@ -167,6 +168,10 @@ def render(name: str, language: str, channel: Optional[str] = None, **args: Any)
 def text(name: str, language: str, channel: Optional[str] = None, **args: Any) -> str:
     """Just the rendered text of a response."""
     return str(render(name, language, channel, **args)["text"])
+
+
+def strip_accents_lower(text: str) -> str:
+    return strip_accents(text).lower()
 
 
 def lexicon(language: str) -> Lexicon:

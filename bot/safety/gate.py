@@ -19,11 +19,8 @@ from bot.text import normalise
 
 log = logging.getLogger("haven.safety.gate")
 
-# Always quick-exit, in any language (the Telegram command and the short symbol).
-UNIVERSAL_EXIT = frozenset({"##", "/exit", "exit"})
-# SMS carrier words: they belong to the carrier, never to Haven's menus (SAFETY.md guarantee 4).
-CARRIER_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
-CARRIER_OPT_IN = frozenset({"start", "unstop"})
+from bot.gate_words import CARRIER_OPT_IN, UNIVERSAL_EXIT
+from bot.gate_words import CARRIER_WORDS as CARRIER_OPT_OUT
 DEFAULT_COVER_TEXT = "Thanks, your settings are saved."
 
 

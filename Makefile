@@ -1,0 +1,50 @@
+# Haven: `make run` and `make test` are the two set-up commands (see README.md).
+# Every target bootstraps .venv (Python 3.10 + pinned dependencies) on first use.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+PYTEST_ARGS ?=
+
+.PHONY: run test train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+
+venv:
+	@scripts/bootstrap.sh
+
+run: venv
+	$(PY) -m bot.cli run
+
+train: venv
+	$(PY) -m bot.cli train
+
+validate: venv
+	$(PY) -m bot.rasa_main data validate --domain domain --data nlu data/dialogue --config config.yml
+
+test: venv validate
+	$(PY) -m bot.cli train
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+eval: venv
+	$(PY) -m bot.cli train
+	$(PY) -m bot.cli eval --report results/nlu-eval.json
+
+bench: venv
+	$(PY) -m bot.cli train
+	$(PY) -m bench.core
+
+bench-channels: venv
+	$(PY) -m bot.cli train
+	$(PY) -m bench.channels
+
+bench-safety: venv
+	$(PY) -m bench.safety
+
+bench-directory: venv
+	$(PY) -m bench.directory
+
+bench-handoff: venv
+	$(PY) -m bench.handoff
+
+clean:
+	rm -rf models results test-output .pytest_cache

@@ -1,0 +1,33 @@
+"""Safety actions: safety information for her channel and country, and the phrased quick exit."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+
+class ActionSafetyInfo(Action):
+    """A short safety plan, how to delete this chat on her channel, and her country's numbers."""
+
+    def name(self) -> Text:
+        return "action_safety_info"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_safety_plan")
+        dispatcher.utter_message(response="utter_delete_chat")
+        dispatcher.utter_message(response="utter_hotlines")
+        return []
+
+
+class ActionQuickExit(Action):
+    """A phrased quick exit ("delete all this"): the neutral cover text; the tracker store then
+    erases the conversation instead of saving this turn (bot.store.tracker_store)."""
+
+    def name(self) -> Text:
+        return "action_quick_exit"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_cover")
+        return []

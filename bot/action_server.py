@@ -1,0 +1,48 @@
+"""The action + NLG server: rasa-sdk's Sanic app for `actions/`, extended with `/nlg`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("haven.action_server")
+
+
+def create_app() -> Any:
+    """rasa-sdk's app (/health, /webhook, /actions) plus Haven's /nlg route."""
+    from rasa_sdk.endpoint import create_app as create_sdk_app
+    from sanic import response
+
+    from bot import i18n
+    from bot.nlg import render_request
+
+    app = create_sdk_app("actions", cors_origins=[])
+    i18n.catalog()  # load and validate locales at start-up, not on the first message
+
+    @app.post("/nlg")
+    async def nlg(request: Any) -> Any:
+        body = request.json
+        if not isinstance(body, dict) or not body.get("response"):
+            return response.json({"error": "expected an NLG request with a response name"}, status=400)
+        try:
+            return response.json(render_request(body))
+        except i18n.LocaleError as exc:
+            log.error("nlg: %s", exc)
+            return response.json({"error": "unknown response"}, status=404)
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 5055) -> None:
+    """Run the action + NLG server in this process (used by `haven run`)."""
+    from bot.logging_setup import configure_logging
+
+    configure_logging()
+    app = create_app()
+    app.run(host=host, port=port, workers=1, access_log=False, debug=False, motd=False)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(port=int(sys.argv[1]) if len(sys.argv) > 1 else 5055)

@@ -1,0 +1,136 @@
+"""Logging with redaction from day one: no survivor text, phone number or chat id in any log line.
+
+Redaction happens when a log record is *created* (a LogRecord factory), so it covers every
+handler that Rasa, Sanic or uvicorn install later, at every level including DEBUG:
+- third-party records (rasa, sanic, rasa_sdk, telegram, httpx, ...): quoted strings, JSON values,
+  brace/bracket payloads, phone numbers and long digit runs are replaced; exception text too;
+- Haven's own records (haven.*): phone numbers and long digit runs (we never log text).
+Rasa's structlog keys are also blanked through its own `get_anonymization_pipeline` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import traceback
+from typing import Any, Optional
+
+REDACTED = "[redacted]"
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.S)
+_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_DIGITS = re.compile(r"\b\d{6,}\b")
+_PAYLOAD = re.compile(r"[\[{].*[\]}]", re.S)
+_KEEP_JSON_KEYS = {"event", "level", "logger", "event_key", "timestamp", "log_level"}
+_OWN_PREFIXES = ("haven", "bot.", "channels", "actions")
+# Quoted code identifiers stay readable (action/intent/component names): snake_case or dotted
+# names, and CamelCase words with at least two capitals. Free text never matches these.
+_IDENTIFIER = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+|(?:[A-Z][a-z0-9]+){2,}[A-Za-z0-9]*)$")
+
+
+def _quoted(match: "re.Match[str]") -> str:
+    inner = match.group(0)[1:-1]
+    return match.group(0) if _IDENTIFIER.match(inner) else f"'{REDACTED}'"
+
+_installed = False
+
+
+def scrub_numbers(text: str) -> str:
+    return _DIGITS.sub("[number]", _PHONE.sub("[number]", text))
+
+
+def scrub(text: str) -> str:
+    """Redact anything that could carry a survivor's words or address from a log message."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            safe = {k: (v if k in _KEEP_JSON_KEYS else REDACTED) for k, v in data.items()}
+            return json.dumps(safe)
+    text = _QUOTED.sub(_quoted, text)
+    text = _PAYLOAD.sub(REDACTED, text)
+    return scrub_numbers(text)
+
+
+def _is_own(name: str) -> bool:
+    return name.startswith(_OWN_PREFIXES)
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Rewrite a record in place so that formatting it can never reveal content."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken format string must not break logging
+        message = str(record.msg)
+    record.msg = scrub_numbers(message) if _is_own(record.name) else scrub(message)
+    record.args = ()
+    if record.exc_info and record.exc_info[0] is not None:
+        etype, value, tb = record.exc_info
+        frames = "".join(traceback.format_tb(tb)) if tb else ""
+        # Keep where it failed and the exception type; the exception message may hold content.
+        record.exc_text = f"{frames}{etype.__name__}: {REDACTED}"
+        record.exc_info = None
+    return record
+
+
+class _Anonymizer:
+    """Rasa's structlog anonymization pipeline: blank every anonymizable key's value."""
+
+    def log_run(self, value: Any) -> str:
+        return REDACTED
+
+
+def _register_rasa_hook() -> None:
+    try:
+        import pluggy
+        from rasa.plugin import plugin_manager
+    except Exception:  # noqa: BLE001 - not in a Rasa process
+        return
+    hookimpl = pluggy.HookimplMarker("rasa")
+
+    class HavenRasaPlugin:
+        @staticmethod
+        @hookimpl  # type: ignore[misc]
+        def get_anonymization_pipeline() -> Optional[Any]:
+            return _Anonymizer()
+
+    manager = plugin_manager()
+    if manager.get_plugin("haven-redaction") is None:
+        manager.register(HavenRasaPlugin(), name="haven-redaction")
+
+
+def install_redaction() -> None:
+    """Install the redacting LogRecord factory (idempotent) and Rasa's anonymizer hook."""
+    global _installed
+    if not _installed:
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return redact_record(previous(*args, **kwargs))
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
+    if "rasa" in sys.modules or "rasa.plugin" in sys.modules:
+        _register_rasa_hook()
+
+
+def configure_logging(level: Optional[str] = None) -> None:
+    """Console logging at HAVEN_LOG_LEVEL with redaction installed first."""
+    install_redaction()
+    if level is None:
+        from bot.settings import get_settings
+
+        try:
+            level = get_settings().log_level
+        except Exception:  # noqa: BLE001 - settings errors are reported by the caller
+            level = "INFO"
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)

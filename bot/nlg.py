@@ -1,0 +1,30 @@
+"""Rasa NLG endpoint logic: render a response name from locales/ for the conversation.
+
+Rasa POSTs {"response", "arguments", "tracker", "channel": {"name"}} for every bot message;
+we answer {"text", "buttons", "custom"} in the conversation's `language` slot, shaped by channel,
+with the country's emergency and hotline numbers available to every template.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from bot import countries, i18n
+
+COVER_RESPONSE = "utter_cover"
+
+
+def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Render one NLG request body to Rasa's expected reply."""
+    name = str(body.get("response") or "")
+    tracker = body.get("tracker") or {}
+    slots = tracker.get("slots") or {}
+    channel = (body.get("channel") or {}).get("name")
+    language = slots.get("language") if i18n.supported(slots.get("language")) else i18n.DEFAULT_LANGUAGE
+    if name == COVER_RESPONSE:
+        from bot.safety.gate import cover_text
+
+        return {"text": cover_text(), "buttons": []}
+    args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
+    args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
+    return i18n.render(name, language, channel, **args)

@@ -1,0 +1,185 @@
+"""`haven run`: migrate, train if stale, start Rasa (:5005), actions+NLG (:5055), console (:8080).
+
+Waits for all three health checks, prints how to talk to the bot, and stops all three on
+Ctrl-C (or when any one of them dies, saying which).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from bot.settings import ROOT, get_settings
+
+
+@dataclass
+class Service:
+    name: str
+    cmd: list[str]
+    health_url: str
+    proc: Optional[subprocess.Popen] = field(default=None, repr=False)  # type: ignore[type-arg]
+
+
+def endpoints_for(action_port: int, folder: "os.PathLike[str] | str") -> str:
+    """endpoints.yml rewritten for another action/NLG port (tests, benchmarks); returns its path."""
+    text = (ROOT / "endpoints.yml").read_text().replace("127.0.0.1:5055", f"127.0.0.1:{action_port}")
+    path = os.path.join(folder, f"endpoints-{action_port}.yml")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def services(
+    rasa_port: int = 5005,
+    action_port: int = 5055,
+    console_port: Optional[int] = None,
+    endpoints: str = "endpoints.yml",
+) -> list[Service]:
+    """The three processes of an embedded Haven."""
+    from bot.model import MODEL_PATH
+
+    console_port = console_port or get_settings().console_port
+    py = sys.executable
+    if importlib.util.find_spec("bot.console.app") is not None:
+        console_app = "bot.console.app:create_app"
+    else:
+        console_app = "bot.placeholder_console:create_app"
+    return [
+        Service("actions+nlg", [py, "-m", "bot.action_server", str(action_port)], f"http://127.0.0.1:{action_port}/health"),
+        Service(
+            "rasa",
+            [py, "-m", "bot.rasa_main", "run", "--model", str(MODEL_PATH), "--endpoints", endpoints,
+             "--credentials", "credentials.yml", "--port", str(rasa_port), "--interface", "127.0.0.1"],
+            f"http://127.0.0.1:{rasa_port}/",
+        ),
+        Service(
+            "console",
+            [py, "-m", "uvicorn", "--factory", console_app, "--host", "127.0.0.1", "--port", str(console_port),
+             "--no-access-log", "--log-level", "warning"],
+            f"http://127.0.0.1:{console_port}/health",
+        ),
+    ]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            return 200 <= resp.status < 500
+    except (URLError, OSError, ValueError):
+        return False
+
+
+def start(svcs: list[Service], timeout: float = 240.0, env: Optional[dict[str, str]] = None,
+          quiet: bool = False) -> None:
+    """Start every service and wait until all answer their health check."""
+    from bot.model import rasa_env
+
+    env = env or rasa_env()
+    out = subprocess.DEVNULL if quiet else None
+    for svc in svcs:
+        svc.proc = subprocess.Popen(svc.cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
+    deadline = time.monotonic() + timeout
+    pending = list(svcs)
+    while pending:
+        for svc in list(pending):
+            if svc.proc is not None and svc.proc.poll() is not None:
+                raise RuntimeError(f"{svc.name} exited during start-up (code {svc.proc.returncode})")
+            if _healthy(svc.health_url):
+                if not quiet:
+                    print(f"==> {svc.name} is up ({svc.health_url.rsplit('/', 1)[0]})", flush=True)
+                pending.remove(svc)
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for: " + ", ".join(s.name for s in pending))
+        time.sleep(0.5)
+
+
+def stop(svcs: list[Service], grace: float = 15.0) -> None:
+    """SIGTERM every process group, then SIGKILL whatever is left after `grace` seconds."""
+    for svc in svcs:
+        if svc.proc is not None and svc.proc.poll() is None:
+            try:
+                os.killpg(svc.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for svc in svcs:
+        if svc.proc is None:
+            continue
+        try:
+            svc.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(svc.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            svc.proc.wait()
+
+
+def prepare(no_train: bool = False) -> None:
+    """Migrate, load the demo directory when empty, and train the model if needed."""
+    from bot.model import MODEL_PATH, train_if_needed
+    from bot.store.migrate import upgrade
+
+    upgrade()
+    print("==> database migrated", flush=True)
+    if importlib.util.find_spec("bot.directory.demo") is not None:
+        from bot.directory.demo import ensure_demo_loaded
+
+        loaded = ensure_demo_loaded()
+        if loaded:
+            print(f"==> loaded the synthetic demo directory ({loaded} services, fictional)", flush=True)
+    if no_train:
+        if not MODEL_PATH.exists():
+            raise SystemExit("error: no trained model; run without --no-train")
+    else:
+        train_if_needed()
+
+
+def run_all(no_train: bool = False) -> int:
+    settings = get_settings()
+    prepare(no_train)
+    svcs = services(console_port=settings.console_port)
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        start(svcs)
+        enabled = [n for n, on in (("sms", settings.sms_enabled), ("whatsapp", settings.whatsapp_enabled),
+                                    ("telegram", settings.telegram_enabled)) if on]
+        print(
+            "\nHaven is running.\n"
+            "  Talk to it:      .venv/bin/haven chat      (in another terminal)\n"
+            f"  Officer console: http://127.0.0.1:{settings.console_port}/\n"
+            f"  Channels:        rest{''.join(', ' + n for n in enabled)}"
+            f"{'' if enabled else '  (set HAVEN_TWILIO_* / HAVEN_TELEGRAM_* to enable SMS, WhatsApp, Telegram)'}\n"
+            "  Stop:            Ctrl-C\n",
+            flush=True,
+        )
+        while not stopping:
+            for svc in svcs:
+                if svc.proc is not None and svc.proc.poll() is not None:
+                    print(f"error: {svc.name} stopped unexpectedly (code {svc.proc.returncode}); stopping Haven",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("==> stopping Haven", flush=True)
+        stop(svcs)

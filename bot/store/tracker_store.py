@@ -1,0 +1,163 @@
+"""Rasa tracker store that encrypts every event under the conversation's data key.
+
+Referenced from endpoints.yml as `bot.store.tracker_store.EncryptedTrackerStore`. Event JSON
+(which holds her words, entities and slot values) is stored only as AES-GCM ciphertext bound to
+its row; intent and action names stay clear for content-free statistics. Database work runs in a
+worker thread so the Rasa event loop is never blocked.
+
+Erase integration: when a turn ran `action_quick_exit`, `save` erases the conversation instead of
+writing it; and events stamped before an erase tombstone are never written back (a turn that
+was in flight when she quick-exited cannot resurrect what was erased).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Iterable, List, Optional, Text
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
+
+from bot.crypto import DecryptionError, get_or_create_cipher, load_cipher
+from bot.store.db import get_engine, session_scope
+from bot.store.models import Erasure, TrackerEvent
+
+log = logging.getLogger("haven.store.tracker")
+
+QUICK_EXIT_ACTION = "action_quick_exit"
+
+
+def _context(type_name: str, timestamp: Any, intent: Optional[str], action: Optional[str]) -> str:
+    return f"tracker_events|{type_name}|{timestamp!r}|{intent}|{action}"
+
+
+class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
+    """Per-conversation encrypted SQL tracker store on Haven's database (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        host: Optional[Text] = None,
+        event_broker: Optional[EventBroker] = None,
+        database_url: Optional[Text] = None,
+        engine: Optional[Engine] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(domain, event_broker, **kwargs)
+        self._engine = engine or get_engine(database_url or None)
+
+    # ------------------------------------------------------------------ queries
+    def _session_events(self, session: Any, conversation_id: str, all_sessions: bool) -> List[TrackerEvent]:
+        query = select(TrackerEvent).where(TrackerEvent.conversation_id == conversation_id)
+        if not all_sessions:
+            start = (
+                select(func.max(TrackerEvent.timestamp))
+                .where(
+                    TrackerEvent.conversation_id == conversation_id,
+                    TrackerEvent.type_name == SessionStarted.type_name,
+                )
+                .scalar_subquery()
+            )
+            query = query.where(or_(start.is_(None), TrackerEvent.timestamp >= start))
+        return list(session.execute(query.order_by(TrackerEvent.id)).scalars())
+
+    def _count_session_events(self, session: Any, conversation_id: str) -> int:
+        start = session.execute(
+            select(func.max(TrackerEvent.timestamp)).where(
+                TrackerEvent.conversation_id == conversation_id,
+                TrackerEvent.type_name == SessionStarted.type_name,
+            )
+        ).scalar()
+        query = select(func.count()).select_from(TrackerEvent).where(TrackerEvent.conversation_id == conversation_id)
+        if start is not None:
+            query = query.where(TrackerEvent.timestamp >= start)
+        return int(session.execute(query).scalar() or 0)
+
+    # ------------------------------------------------------------------ save
+    def _save_sync(self, conversation_id: str, events: List[Any]) -> bool:
+        """Write new events; returns True when the turn asked for a quick exit instead."""
+        with session_scope(self._engine, immediate=True) as session:
+            stored = self._count_session_events(session, conversation_id)
+            new_events = events[stored:]
+            if any(isinstance(e, ActionExecuted) and e.action_name == QUICK_EXIT_ACTION for e in new_events):
+                return True
+            tomb = session.get(Erasure, conversation_id)
+            if tomb is not None:
+                erased_ts = tomb.erased_at.timestamp()
+                new_events = [e for e in new_events if (e.timestamp or 0) > erased_ts]
+            if not new_events:
+                return False
+            cipher = get_or_create_cipher(session, conversation_id)
+            for event in new_events:
+                data = event.as_dict()
+                intent = (data.get("parse_data") or {}).get("intent", {}).get("name")
+                action = data.get("name")
+                timestamp = data.get("timestamp")
+                session.add(
+                    TrackerEvent(
+                        conversation_id=conversation_id,
+                        type_name=event.type_name,
+                        timestamp=timestamp,
+                        intent_name=intent,
+                        action_name=action,
+                        data_ct=cipher.encrypt_text(json.dumps(data), _context(event.type_name, timestamp, intent, action)),
+                    )
+                )
+        return False
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Encrypt and store the tracker's new events (or erase, after a quick exit)."""
+        await self.stream_events(tracker)
+        quick_exit = await asyncio.to_thread(self._save_sync, tracker.sender_id, list(tracker.events))
+        if quick_exit:
+            from bot.safety.erase import erase_conversation
+
+            await asyncio.to_thread(erase_conversation, tracker.sender_id, self._engine)
+
+    # ------------------------------------------------------------------ retrieve
+    def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict]:
+        with session_scope(self._engine) as session:
+            rows = self._session_events(session, conversation_id, all_sessions)
+            if not rows:
+                return []
+            cipher = load_cipher(session, conversation_id)
+            if cipher is None:
+                log.warning("tracker events without a data key were ignored")
+                return []
+            events = []
+            for row in rows:
+                try:
+                    plain = cipher.decrypt_text(
+                        row.data_ct, _context(row.type_name, row.timestamp, row.intent_name, row.action_name)
+                    )
+                except DecryptionError:
+                    log.error("a tracker event failed authentication and was skipped (id=%s)", row.id)
+                    continue
+                events.append(json.loads(plain))
+            return events
+
+    async def _retrieve(self, conversation_id: Text, all_sessions: bool) -> Optional[DialogueStateTracker]:
+        events = await asyncio.to_thread(self._load_sync, conversation_id, all_sessions)
+        if not events:
+            return None
+        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._retrieve(sender_id, all_sessions=False)
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._retrieve(conversation_id, all_sessions=True)
+
+    async def keys(self) -> Iterable[Text]:
+        def _keys() -> List[str]:
+            with session_scope(self._engine) as session:
+                return list(session.execute(select(TrackerEvent.conversation_id).distinct()).scalars())
+
+        return await asyncio.to_thread(_keys)

@@ -1,0 +1,76 @@
+"""The /nlg endpoint renders by language slot and channel, fills country numbers, and errors clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlg import render_request
+
+
+def body(response: str, language: str | None = "en", country: str | None = None, channel: str = "rest", **args):
+    return {
+        "response": response,
+        "arguments": args,
+        "tracker": {"slots": {"language": language, "country": country}},
+        "channel": {"name": channel},
+    }
+
+
+def test_emergency_number_comes_from_the_conversation_country(haven_env) -> None:
+    assert render_request(body("utter_emergency", country="PE"))["text"].startswith("Call 105")
+    assert render_request(body("utter_emergency", country="ES"))["text"].startswith("Call 112")
+
+
+def test_unknown_country_uses_the_deployment_default(haven_env, monkeypatch) -> None:
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("HAVEN_DEFAULT_COUNTRY", "BR")
+    get_settings.cache_clear()
+    assert render_request(body("utter_emergency", country=None))["text"].startswith("Call 190")
+
+
+def test_missing_hotline_falls_back_to_emergency_number(haven_env) -> None:
+    text = render_request(body("utter_hotlines", country="SN"))["text"]
+    assert "support line 17" in text
+
+
+@pytest.mark.parametrize("lang", ["fr", "es", "pt", "sw"])
+def test_renders_in_the_language_slot(haven_env, lang: str) -> None:
+    en = render_request(body("utter_main_menu", "en"))
+    other = render_request(body("utter_main_menu", lang))
+    assert other["text"] != en["text"]
+    assert [b["payload"] for b in other["buttons"]] == [b["payload"] for b in en["buttons"]]
+
+
+def test_unsupported_language_falls_back_to_english(haven_env) -> None:
+    assert render_request(body("utter_main_menu", "de")) == render_request(body("utter_main_menu", "en"))
+
+
+def test_channel_variant(haven_env) -> None:
+    sms = render_request(body("utter_delete_chat", channel="sms"))["text"]
+    tg = render_request(body("utter_delete_chat", channel="telegram"))["text"]
+    rest = render_request(body("utter_delete_chat", channel="rest"))["text"]
+    assert "SMS" in sms and "48 hours" in tg and sms != rest != tg
+
+
+def test_cover_text_is_configurable_and_may_be_empty(haven_env, monkeypatch) -> None:
+    from bot.settings import get_settings
+
+    assert render_request(body("utter_cover"))["text"]
+    monkeypatch.setenv("HAVEN_COVER_TEXT", "")
+    get_settings.cache_clear()
+    assert render_request(body("utter_cover"))["text"] == ""
+
+
+async def test_nlg_route_through_the_action_server_app(haven_env) -> None:
+    from bot.action_server import create_app
+
+    from tests.asgi import asgi_client
+
+    async with asgi_client(create_app()) as client:
+        resp = await client.post("/nlg", json=body("utter_emergency", country="KE"))
+        assert resp.status_code == 200 and resp.json()["text"].startswith("Call 999")
+        resp = await client.post("/nlg", json={"nothing": True})
+        assert resp.status_code == 400
+        resp = await client.post("/nlg", json=body("utter_does_not_exist"))
+        assert resp.status_code == 404
