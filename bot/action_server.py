@@ -30,7 +30,30 @@ def create_app() -> Any:
             log.error("nlg: %s", exc)
             return response.json({"error": "unknown response"}, status=404)
 
+    @app.listener("after_server_start")
+    async def _start_retention(app: Any, _loop: Any) -> None:
+        app.add_task(retention_loop())
+
     return app
+
+
+RETENTION_INTERVAL_S = 3600
+
+
+async def retention_loop(interval: float = RETENTION_INTERVAL_S) -> None:
+    """The scheduled retention job: erase conversations idle past HAVEN_RETENTION_DAYS, hourly."""
+    import asyncio
+
+    from bot.safety.erase import erase_idle_conversations
+
+    while True:
+        try:
+            erased = await asyncio.to_thread(erase_idle_conversations)
+            if erased:
+                log.info("retention: erased %d idle conversation(s)", erased)
+        except Exception:  # noqa: BLE001 - the job must survive a transient database error
+            log.exception("retention run failed; retrying next interval")
+        await asyncio.sleep(interval)
 
 
 def serve(host: str = "127.0.0.1", port: int = 5055) -> None:
