@@ -35,7 +35,7 @@ bench: venv
 
 bench-channels: venv
 	$(PY) -m bot.cli train
-	$(PY) -m bench.channels
+	$(PY) -m bench.channels_stack
 
 bench-safety: venv
 	$(PY) -m bench.safety

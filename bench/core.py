@@ -8,9 +8,7 @@ compare with the stock-Rasa baseline in ../shared/RASA_NOTES.md (serial p50 19 m
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -23,12 +21,6 @@ MESSAGES = [
     "hi", "yes", "i need help", "where is the nearest gender desk", "thank you",
     "hola necesito ayuda", "bonjour", "habari yako", "oi tudo bem", "what can you do",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -56,26 +48,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    from bot.model import MODEL_PATH, rasa_env
-    from bot.runner import endpoints_for, services, start, stop
-    from bot.store.migrate import upgrade
+    from bot.model import MODEL_PATH
+    from bot.runner import temp_stack
 
     if not MODEL_PATH.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 2
-    folder = Path(tempfile.mkdtemp(prefix="haven-bench-"))
-    db_url = f"sqlite:///{folder / 'haven.db'}"
-    env = rasa_env()
-    env.update(HAVEN_DATABASE_URL=db_url, HAVEN_ENV="dev", HAVEN_LOG_LEVEL="WARNING")
-    os.environ.update(env)
-    rasa_port, action_port, console_port = _free_port(), _free_port(), _free_port()
-    svcs = services(rasa_port, action_port, console_port, endpoints=endpoints_for(action_port, folder))
-
+    folder = tempfile.mkdtemp(prefix="haven-bench-")
     t0 = time.monotonic()
-    upgrade(db_url)
-    start(svcs, env=env, quiet=True)
-    url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-    try:
+    with temp_stack(folder, {"HAVEN_LOG_LEVEL": "WARNING"}, console=True) as stack:
+        url = f"{stack.rasa_url}/webhooks/rest/webhook"
         with httpx.Client(timeout=60) as client:
             client.post(url, json={"sender": "bench-cold", "message": "hi"}).raise_for_status()
             cold = time.monotonic() - t0
@@ -89,13 +71,11 @@ def main() -> int:
                 latencies.append((time.perf_counter() - started) * 1000)
         print("Haven core benchmark (2-core machine; stock Rasa baseline in shared/RASA_NOTES.md)")
         print(f"  cold start (migrate + start 3 processes + first reply): {cold:6.1f} s   (stock `rasa run` ready: ~26 s)")
-        for svc in svcs:
+        for svc in stack.services:
             print(f"  resident memory {svc.name:<12} {_rss_mb(svc.proc.pid):7.0f} MiB")
         print(f"  REST reply latency over {len(latencies)} messages: p50 {statistics.median(latencies):6.1f} ms, "
               f"p95 {percentile(latencies, 95):6.1f} ms, p99 {percentile(latencies, 99):6.1f} ms"
               "   (stock: p50 19 ms, p99 26 ms)")
-    finally:
-        stop(svcs)
     return 0
 
 

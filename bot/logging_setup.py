@@ -34,6 +34,8 @@ def _quoted(match: "re.Match[str]") -> str:
     return match.group(0) if _IDENTIFIER.match(inner) else f"'{REDACTED}'"
 
 _installed = False
+QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO,
+                 "hpack": logging.WARNING}
 
 
 def scrub_numbers(text: str) -> str:
@@ -114,6 +116,9 @@ def install_redaction() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed = True
+    # At DEBUG these log request URLs (the Telegram bot token is in the path) and bodies.
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
     if "rasa" in sys.modules or "rasa.plugin" in sys.modules:
         _register_rasa_hook()
 

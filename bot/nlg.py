@@ -24,7 +24,9 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
     if name == COVER_RESPONSE:
         from bot.safety.gate import cover_text
 
-        return {"text": cover_text(), "buttons": []}
+        return {"text": cover_text(), "buttons": [], "language": language}
     args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
     args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
-    return i18n.render(name, language, channel, **args)
+    reply = i18n.render(name, language, channel, **args)
+    reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
+    return reply

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from contextlib import contextmanager
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 from urllib.error import URLError
 from urllib.request import urlopen
 
@@ -183,3 +184,81 @@ def run_all(no_train: bool = False) -> int:
     finally:
         print("==> stopping Haven", flush=True)
         stop(svcs)
+
+
+@dataclass
+class TempStack:
+    """A running Rasa + actions/NLG (+ console) on free ports over a throwaway SQLite database."""
+
+    rasa_url: str
+    action_url: str
+    console_url: Optional[str]
+    database_url: str
+    env: dict[str, str]
+    log_path: Optional[str]
+    services: list[Service]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def temp_stack(folder: str, extra_env: Optional[dict[str, str]] = None, console: bool = False,
+               log_path: Optional[str] = None, rasa_debug: bool = False,
+               timeout: float = 300.0) -> Iterator[TempStack]:
+    """Start a private stack (tests, benchmarks) and stop it on exit.
+
+    The environment is the current one without HAVEN_* (except HAVEN_TEST_*), plus `extra_env`
+    and a fresh SQLite database under `folder`. Output goes to `log_path` (or is discarded).
+    """
+    from bot.model import rasa_env
+    from bot.store.db import dispose_engines
+    from bot.store.migrate import upgrade
+
+    db_url = f"sqlite:///{os.path.join(folder, 'haven.db')}"
+    env = {k: v for k, v in rasa_env().items() if not k.startswith("HAVEN_") or k.startswith("HAVEN_TEST_")}
+    env.update({"HAVEN_DATABASE_URL": db_url, "HAVEN_ENV": "dev"})
+    env.update(extra_env or {})
+    rasa_port, action_port = free_port(), free_port()
+    console_port = free_port() if console else None
+    env["HAVEN_RASA_URL"] = f"http://127.0.0.1:{rasa_port}"
+    env["HAVEN_ACTION_URL"] = f"http://127.0.0.1:{action_port}"
+    saved = dict(os.environ)
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        upgrade(db_url)
+    finally:
+        dispose_engines()
+    svcs = services(rasa_port, action_port, console_port or free_port(), endpoints=endpoints_for(action_port, folder))
+    if not console:
+        svcs = [s for s in svcs if s.name != "console"]
+    if rasa_debug:
+        next(s for s in svcs if s.name == "rasa").cmd.append("--debug")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        for svc in svcs:
+            svc.proc = subprocess.Popen(svc.cmd, cwd=ROOT, env=env, start_new_session=True, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        for svc in svcs:
+            while not _healthy(svc.health_url):
+                if svc.proc is not None and svc.proc.poll() is not None:
+                    raise RuntimeError(f"{svc.name} died at start-up (see {log_path or 'its output'})")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{svc.name} did not start in {timeout:.0f} s")
+                time.sleep(0.5)
+        yield TempStack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}",
+                        f"http://127.0.0.1:{console_port}" if console else None, db_url, env, log_path, svcs)
+    finally:
+        stop(svcs)
+        if log_path:
+            log.close()  # type: ignore[union-attr]
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()

