@@ -8,6 +8,18 @@ from typing import Any
 log = logging.getLogger("haven.action_server")
 
 
+def _warm_up_gazetteer() -> None:
+    """Build the place index in the background so the first "where can I go" does not wait."""
+    import importlib.util
+    import threading
+
+    if importlib.util.find_spec("bot.directory.gazetteer") is None:
+        return
+    from bot.directory.gazetteer import warm_up
+
+    threading.Thread(target=warm_up, daemon=True, name="gazetteer-warm-up").start()
+
+
 def create_app() -> Any:
     """rasa-sdk's app (/health, /webhook, /actions) plus Haven's /nlg route."""
     from rasa_sdk.endpoint import create_app as create_sdk_app
@@ -18,6 +30,7 @@ def create_app() -> Any:
 
     app = create_sdk_app("actions", cors_origins=[])
     i18n.catalog()  # load and validate locales at start-up, not on the first message
+    _warm_up_gazetteer()
 
     @app.post("/nlg")
     async def nlg(request: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Service directory: HSDS-style tables, import/export, gazetteer and nearest-service search."""
