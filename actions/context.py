@@ -37,8 +37,9 @@ def _hint(value: Any) -> Optional[str]:
 
 
 def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Slot events for the conversation language. Explicit choice is sticky; detection only
-    switches on a confident, long-enough message; a channel hint or the default fills a gap."""
+    """Slot events for the conversation language. Explicit choice is sticky; detection switches
+    only on a confident, long-enough message; while no language is known, a channel hint, then a
+    tentative guess, then the default fills the gap."""
     current = tracker.get_slot("language")
     source = tracker.get_slot("language_source")
     choice = chosen_language(tracker)
@@ -46,15 +47,18 @@ def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
         return [SlotSet("language", choice), SlotSet("language_source", "choice"), SlotSet("language_confidence", 1.0)]
     text = tracker.latest_message.get("text") or ""
     events: List[Dict[Text, Any]] = []
+    unknown = not i18n.supported(current) or source == "default"
+    hint = _hint(latest_metadata(tracker).get("language_hint"))
     if text and not text.startswith("/"):
         detection = i18n.detect_language(text)
         events += [SlotSet("language_confidence", round(detection.confidence, 3)), SlotSet("language_guess", detection.best_guess)]
         if detection.language and source != "choice" and detection.language != current:
             return events + [SlotSet("language", detection.language), SlotSet("language_source", "detected")]
+        if unknown and not hint and detection.tentative:
+            return events + [SlotSet("language", detection.tentative), SlotSet("language_source", "detected")]
+    if unknown and hint and hint != current:
+        return events + [SlotSet("language", hint), SlotSet("language_source", "channel")]
     if not i18n.supported(current):
-        hint = _hint(latest_metadata(tracker).get("language_hint"))
-        if hint:
-            return events + [SlotSet("language", hint), SlotSet("language_source", "channel")]
         return events + [SlotSet("language", i18n.DEFAULT_LANGUAGE), SlotSet("language_source", "default")]
     return events
 

@@ -44,6 +44,13 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     with session_scope() as session:
         changed = rotate_master_key(session, ring)
     print(f"re-wrapped {changed} data key(s) under master key id {ring.current_id!r}")
+    try:
+        from bot.console.auth import reseal_totp_secrets
+    except ModuleNotFoundError:
+        return 0
+    resealed = reseal_totp_secrets()
+    print(f"re-sealed {resealed} officer 2FA secret(s); keep old keys in HAVEN_OLD_MASTER_KEYS while "
+          "audit rows signed under them still need verifying")
     return 0
 
 

@@ -190,6 +190,9 @@ def all_quick_exit_words() -> frozenset[str]:
 
 DETECTION_MIN_CONFIDENCE = 0.75
 DETECTION_MIN_LETTERS = 12  # "ok", "si", "yes pls" never switch language
+# While a conversation has no real language yet (first message), a weaker guess beats a default.
+TENTATIVE_MIN_CONFIDENCE = 0.5
+TENTATIVE_MIN_LETTERS = 6
 
 
 @lru_cache(maxsize=1)
@@ -202,11 +205,13 @@ def _detector() -> Any:
 
 @dataclass(frozen=True)
 class Detection:
-    """A language guess: `language` is None when the text is too short or the guess too weak."""
+    """A language guess: `language` is None when the text is too short or the guess too weak to
+    switch languages; `tentative` is a guess good enough when no language is known yet."""
 
     language: Optional[str]
     confidence: float
     best_guess: Optional[str]
+    tentative: Optional[str] = None
 
 
 def detect_language(message: str) -> Detection:
@@ -220,9 +225,10 @@ def detect_language(message: str) -> Detection:
     top = values[0]
     code = top.language.iso_code_639_1.name.lower()
     confidence = float(top.value)
+    tentative = code if letters >= TENTATIVE_MIN_LETTERS and confidence >= TENTATIVE_MIN_CONFIDENCE else None
     if letters < DETECTION_MIN_LETTERS or confidence < DETECTION_MIN_CONFIDENCE:
-        return Detection(None, confidence, code)
-    return Detection(code, confidence, code)
+        return Detection(None, confidence, code, tentative)
+    return Detection(code, confidence, code, code)
 
 
 def supported(language: Optional[str]) -> bool:

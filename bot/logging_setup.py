@@ -5,13 +5,16 @@ handler that Rasa, Sanic or uvicorn install later, at every level including DEBU
 - third-party records (rasa, sanic, rasa_sdk, telegram, httpx, ...): quoted strings, JSON values,
   brace/bracket payloads, phone numbers and long digit runs are replaced; exception text too;
 - Haven's own records (haven.*): phone numbers and long digit runs (we never log text).
-Rasa's structlog keys are also blanked through its own `get_anonymization_pipeline` hook.
+Rasa's structlog output is forced to JSON (FORCE_JSON_LOGGING, set before Rasa is imported), which
+the scrubber reduces to the event name. (Rasa's `get_anonymization_pipeline` hook is deliberately
+not used: registering it makes every turn re-read and diff the whole tracker.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -79,35 +82,10 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
-class _Anonymizer:
-    """Rasa's structlog anonymization pipeline: blank every anonymizable key's value."""
-
-    def log_run(self, value: Any) -> str:
-        return REDACTED
-
-
-def _register_rasa_hook() -> None:
-    try:
-        import pluggy
-        from rasa.plugin import plugin_manager
-    except Exception:  # noqa: BLE001 - not in a Rasa process
-        return
-    hookimpl = pluggy.HookimplMarker("rasa")
-
-    class HavenRasaPlugin:
-        @staticmethod
-        @hookimpl  # type: ignore[misc]
-        def get_anonymization_pipeline() -> Optional[Any]:
-            return _Anonymizer()
-
-    manager = plugin_manager()
-    if manager.get_plugin("haven-redaction") is None:
-        manager.register(HavenRasaPlugin(), name="haven-redaction")
-
-
 def install_redaction() -> None:
-    """Install the redacting LogRecord factory (idempotent) and Rasa's anonymizer hook."""
+    """Install the redacting LogRecord factory (idempotent); force Rasa's structlog to JSON."""
     global _installed
+    os.environ.setdefault("FORCE_JSON_LOGGING", "1")
     if not _installed:
         previous = logging.getLogRecordFactory()
 
@@ -119,8 +97,6 @@ def install_redaction() -> None:
     # At DEBUG these log request URLs (the Telegram bot token is in the path) and bodies.
     for name, level in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level)
-    if "rasa" in sys.modules or "rasa.plugin" in sys.modules:
-        _register_rasa_hook()
 
 
 def configure_logging(level: Optional[str] = None) -> None:

@@ -50,6 +50,7 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("FORCE_JSON_LOGGING", "1")  # structlog as JSON: the log scrubber keeps only event names
     return env
 
 

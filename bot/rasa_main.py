@@ -8,10 +8,7 @@ import sys
 def main(argv: list[str]) -> None:
     from bot.logging_setup import install_redaction
 
-    install_redaction()
-    import rasa.plugin  # noqa: F401 - so the anonymizer hook registers on Rasa's plugin manager
-
-    install_redaction()
+    install_redaction()  # before Rasa is imported: it reads FORCE_JSON_LOGGING at import time
     from rasa.__main__ import main as rasa_cli
 
     sys.argv = ["rasa", *argv]

@@ -64,7 +64,8 @@ def services(
         Service(
             "console",
             [py, "-m", "uvicorn", "--factory", console_app, "--host", "127.0.0.1", "--port", str(console_port),
-             "--no-access-log", "--log-level", "warning"],
+             # no websockets (Rasa pins websockets 10.4, too old for uvicorn's); the console uses SSE
+             "--ws", "none", "--no-access-log", "--log-level", "warning"],
             f"http://127.0.0.1:{console_port}/health",
         ),
     ]

@@ -64,3 +64,14 @@ async def test_choose_language_without_a_language_offers_the_menu() -> None:
     d = CollectingDispatcher()
     await ActionChooseLanguage().run(d, tracker("fr", "choose_language", entities=[{"entity": "language", "value": "fr"}]), {})
     assert [m["response"] for m in d.messages] == ["utter_language_changed", "utter_main_menu"]
+
+
+async def test_first_message_takes_a_tentative_guess_over_the_default() -> None:
+    slots = await run(tracker("hola, buenas noches, qué tal"))
+    assert slots["language"] == "es" and slots["language_source"] == "detected"
+    # ...but the same weak guess never switches an established language.
+    from bot.i18n import detect_language
+
+    assert detect_language("hola, buenas noches, qué tal").language is None  # below the switch bar
+    kept = await run(tracker("hola, buenas noches, qué tal", slots={"language": "pt", "language_source": "detected"}))
+    assert "language" not in kept
