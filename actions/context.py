@@ -64,7 +64,7 @@ def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
 
 
 class ActionReadContext(Action):
-    """Slot-mapping action run every turn: language, country and risk."""
+    """Slot-mapping action run every turn: language, country, risk, and duress (from the gate)."""
 
     def name(self) -> Text:
         return "action_read_context"
@@ -74,6 +74,9 @@ class ActionReadContext(Action):
         country = str(latest_metadata(tracker).get("country") or "").upper()
         if len(country) == 2 and country != tracker.get_slot("country"):
             events.append(SlotSet("country", country))
+        duress = latest_metadata(tracker).get("duress")
+        if isinstance(duress, bool) and duress != bool(tracker.get_slot("duress")):
+            events.append(SlotSet("duress", duress))
         risk = RISK_BY_INTENT.get((tracker.latest_message.get("intent") or {}).get("name", ""))
         if risk and tracker.get_slot("risk") != "danger" and risk != tracker.get_slot("risk"):
             events.append(SlotSet("risk", risk))

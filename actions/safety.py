@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 
 class ActionSafetyInfo(Action):
-    """A short safety plan, how to delete this chat on her channel, and her country's numbers."""
+    """A short safety plan, how to delete this chat on her channel, her country's numbers, and
+    the offer of a code word."""
 
     def name(self) -> Text:
         return "action_safety_info"
@@ -18,6 +19,7 @@ class ActionSafetyInfo(Action):
         dispatcher.utter_message(response="utter_safety_plan")
         dispatcher.utter_message(response="utter_delete_chat")
         dispatcher.utter_message(response="utter_hotlines")
+        dispatcher.utter_message(response="utter_code_word_offer")
         return []
 
 

@@ -15,8 +15,11 @@ def _warm_up_gazetteer() -> None:
 
     if importlib.util.find_spec("bot.directory.gazetteer") is None:
         return
-    from bot.directory.gazetteer import warm_up
+    from bot.directory.gazetteer import import_spacy, warm_up
 
+    # Import spaCy here, not in the thread: import_spacy briefly blocks TensorFlow imports
+    # process-wide, which must not race with another thread importing it.
+    import_spacy()
     threading.Thread(target=warm_up, daemon=True, name="gazetteer-warm-up").start()
 
 

@@ -12,6 +12,9 @@ from typing import Any, Mapping
 from bot import countries, i18n
 
 COVER_RESPONSE = "utter_cover"
+# Duress mode (a wrong code word): every reply is bland; the emergency number stays reachable.
+NEUTRAL_FOR = {"utter_emergency": "utter_neutral_emergency", "utter_danger_followup": "utter_neutral_emergency"}
+NEUTRAL_DEFAULT = "utter_neutral"
 
 
 def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,6 +28,8 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
         from bot.safety.gate import cover_text
 
         return {"text": cover_text(), "buttons": [], "language": language}
+    if slots.get("duress"):
+        name = NEUTRAL_FOR.get(name, NEUTRAL_DEFAULT)
     args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
     args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
     reply = i18n.render(name, language, channel, **args)

@@ -320,7 +320,9 @@ class HavenChannel(InputChannel):
         if result.verdict is not Verdict.PASS:
             return self.ok()
         output = self.output(parsed, conversation_id, language, started_at)
-        self.turns.spawn(self._turn(on_new_message, parsed, output, metadata, language), f"{name} turn", conversation_id)
+        metadata.update(result.metadata)
+        self.turns.spawn(self._turn(on_new_message, parsed, output, metadata, language, result.rewrite),
+                         f"{name} turn", conversation_id)
         return self.ok()
 
     async def _quick_exit(self, parsed: Parsed, output: HavenOutput, result: GateResult) -> None:
@@ -335,14 +337,17 @@ class HavenChannel(InputChannel):
         output: HavenOutput,
         metadata: dict[str, Any],
         language: str,
+        rewrite: Optional[str] = None,
     ) -> None:
         conversation_id = output.conversation_id or ""
         if parsed.unsupported:
             from bot import i18n
 
             await output.send_response(conversation_id, {"text": i18n.text("channels_text_only", language, self.name())})
-        if parsed.payload:
-            text: Optional[str] = parsed.payload
+        if rewrite:  # the safety gate replaced her message (e.g. her code word never reaches Rasa)
+            text: Optional[str] = rewrite
+        elif parsed.payload:
+            text = parsed.payload
         elif parsed.location is not None:
             text = LOCATION_INTENT
         else:

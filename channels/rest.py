@@ -106,6 +106,8 @@ class RestInput(RasaRestInput):
             if result.verdict is not Verdict.PASS:
                 return response.json([])
             collector = CollectingOutputChannel()
+            metadata.update(result.metadata)
+            text = result.rewrite or text  # the gate may replace her message (code word)
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel="rest", metadata=metadata))
             except asyncio.CancelledError:

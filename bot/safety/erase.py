@@ -18,6 +18,7 @@ from bot.store.models import (
     ConversationKey,
     Erasure,
     InboundReceipt,
+    SafetyState,
     TelegramMessage,
     TrackerEvent,
     utcnow,
@@ -80,7 +81,7 @@ def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, no
                     continue
         for hook in _hooks():
             hook(session, conversation_id)
-        for model in (TrackerEvent, TelegramMessage, InboundReceipt, Contact):
+        for model in (TrackerEvent, TelegramMessage, InboundReceipt, Contact, SafetyState):
             session.execute(delete(model).where(model.conversation_id == conversation_id))
         had_key = shred_key(session, conversation_id)
         tomb = session.get(Erasure, conversation_id)

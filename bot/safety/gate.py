@@ -1,7 +1,7 @@
 """The safety gate: runs at the channel edge on every inbound message, before any NLU.
 
-Order: quick exit (erase + cover text) -> SMS carrier opt-out/opt-in -> active handoff
-(message goes to the officer, not to Rasa) -> pass to Rasa. Matching never depends on a
+Order: quick exit (erase + cover text) -> SMS carrier opt-out/opt-in -> code word / duress
+(bot/safety/code_word.py) -> active handoff (message goes to the officer, not to Rasa) -> Rasa. Matching never depends on a
 model or on a language guess: quick-exit words of every language are recognised everywhere.
 """
 
@@ -46,9 +46,14 @@ class Inbound:
 
 @dataclass
 class GateResult:
+    """What to do; on PASS, `rewrite` (if set) replaces her message for Rasa and `metadata` is
+    added to the message's metadata."""
+
     verdict: Verdict
     reply: Optional[str] = None
     telegram_message_ids: list[int] = field(default_factory=list)
+    rewrite: Optional[str] = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def is_quick_exit(text: Optional[str]) -> bool:
@@ -112,7 +117,14 @@ async def screen(inbound: Inbound) -> GateResult:
             await asyncio.to_thread(set_opted_out, inbound.conversation_id, False)
             log.info("sms contact opted back in")
 
+    from bot.safety import code_word
+
+    outcome = await asyncio.to_thread(code_word.check, inbound.conversation_id, inbound.text, inbound.payload)
+    metadata = {"duress": outcome.duress} if outcome is not None else {}
+    if outcome is not None and outcome.rewrite:
+        return GateResult(Verdict.PASS, rewrite=outcome.rewrite, metadata=metadata)
+
     relay = _handoff_relay()
     if relay is not None and await relay(inbound):
         return GateResult(Verdict.HANDOFF)
-    return GateResult(Verdict.PASS)
+    return GateResult(Verdict.PASS, metadata=metadata)

@@ -125,3 +125,14 @@ class Erasure(Base):
     __tablename__ = "erasures"
     conversation_id = Column(String(64), primary_key=True)
     erased_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SafetyState(Base):
+    """Her code word (a keyed hash only), whether one is awaited, and duress mode."""
+
+    __tablename__ = "safety_states"
+    conversation_id = Column(String(64), primary_key=True)
+    code_word_hash = Column(String(64), nullable=True)
+    awaiting = Column(String(8), nullable=True)  # "set" | "check"
+    duress = Column(Boolean, nullable=False, default=False)
+    last_seen_at = Column(UTCDateTime, nullable=True)

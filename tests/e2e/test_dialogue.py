@@ -104,3 +104,19 @@ def _numbers() -> dict[str, str]:
     from bot.countries import numbers
 
     return numbers("KE", "en")
+
+
+def test_code_word_is_confirmed_and_never_stored_or_logged(stack) -> None:
+    from bot import i18n
+
+    sender = new_sender()
+    stack.send(sender, "hello")
+    offer = [r["text"] for r in stack.send(sender, "/ask_safety_info")]
+    assert i18n.text("utter_code_word_offer", "en") in offer
+    assert stack.send(sender, "/set_code_word")[0]["text"] == i18n.text("utter_code_word_ask", "en")
+    word = "w" + secrets.token_hex(15)
+    assert stack.send(sender, word)[0]["text"] == i18n.text("utter_code_word_saved", "en")
+    db = Path(stack.database_url.split("///", 1)[1])
+    stored = b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
+    assert word.encode() not in stored
+    assert word.encode() not in stack.log_path.read_bytes()

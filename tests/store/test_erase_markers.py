@@ -36,9 +36,9 @@ def raw_bytes(url: str) -> bytes:
 
 
 async def test_markers_readable_before_and_gone_after_erase(db_url: str) -> None:
-    text_m, slot_m, phone_m = (secrets.token_hex(16) for _ in range(3))
+    text_m, slot_m, phone_m, handoff_m, officer_m = (secrets.token_hex(16) for _ in range(5))
     chat_m = "".join(secrets.choice("123456789") for _ in range(32))  # a (numeric) Telegram id
-    markers = [text_m, slot_m, phone_m, chat_m]
+    markers = [text_m, slot_m, phone_m, chat_m, handoff_m, officer_m]
     conv = "conv-" + secrets.token_hex(4)
     store = EncryptedTrackerStore(domain=DOMAIN, database_url=db_url)
     tracker = await store.get_or_create_tracker(conv)
@@ -50,6 +50,18 @@ async def test_markers_readable_before_and_gone_after_erase(db_url: str) -> None
         s.add(Contact(conversation_id=conv, channel="sms", address_ct=cipher.encrypt_text(phone_m, "contacts|address")))
         s.add(TelegramMessage(conversation_id=conv, direction="in", message_id_ct=cipher.encrypt_text(chat_m, "telegram_messages|in")))
 
+    # A live officer chat: her message and the officer's reply in the encrypted transcript.
+    from bot.console.auth import create_officer
+    from bot.handoff import service as handoff
+
+    engine = get_engine(db_url)
+    officer = create_officer(f"officer-{secrets.token_hex(3)}", "correct horse battery staple 42", role="officer",
+                             languages=["en"], engine=engine)
+    queued = handoff.enqueue(conv, channel="sms", language="en", risk="disclosed", engine=engine)
+    claimed = handoff.claim(queued.handoff_id, officer.officer_id, engine=engine)
+    assert handoff.append_survivor_message(conv, f"he is asleep now {handoff_m}", engine=engine) is not None
+    handoff.reply(queued.handoff_id, officer.officer_id, claimed.version, f"thank you {officer_m}", engine=engine)
+
     # Before: every marker is readable through Haven's own API, none is in clear in the raw bytes.
     again = await store.retrieve(conv)
     assert again.latest_message.text.endswith(text_m) and again.get_slot("note") == slot_m
@@ -57,6 +69,10 @@ async def test_markers_readable_before_and_gone_after_erase(db_url: str) -> None
         cipher = load_cipher(s, conv)
         contact = s.get(Contact, conv)
         assert cipher.decrypt_text(contact.address_ct, "contacts|address") == phone_m
+    from bot.handoff.queue import claimant_view
+
+    transcript = " ".join(m.text for m in claimant_view(queued.handoff_id, officer.officer_id, engine=engine).messages)
+    assert handoff_m in transcript and officer_m in transcript  # the claimant reads it, decrypted
     before = raw_bytes(db_url)
     assert len(before) > 0
     assert all(m.encode() not in before for m in markers)

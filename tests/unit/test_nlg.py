@@ -74,3 +74,16 @@ async def test_nlg_route_through_the_action_server_app(haven_env) -> None:
         assert resp.status_code == 400
         resp = await client.post("/nlg", json=body("utter_does_not_exist"))
         assert resp.status_code == 404
+
+
+def test_duress_renders_only_neutral_content_but_keeps_the_emergency_number(haven_env) -> None:
+    def duress(name: str) -> dict:
+        b = body(name, "fr", country="SN")
+        b["tracker"]["slots"]["duress"] = True
+        return render_request(b)
+
+    neutral = render_request(body("utter_neutral", "fr"))["text"]
+    for name in ("utter_main_menu", "utter_safety_plan", "utter_disclosure_support", "utter_code_word_ok"):
+        reply = duress(name)
+        assert reply["text"] == neutral and reply["buttons"] == []
+    assert "17" in duress("utter_emergency")["text"]  # Senegal's emergency number, neutrally worded
