@@ -22,6 +22,7 @@ LOCK_SCREEN_WORDS = [
     "violência", "polícia", "estupro", "agressão", "violacao",
     "abus", "viol", "agression",
     "ukatili", "unyanyasaji", "polisi", "ubakaji", "dhuluma",
+    "violen", "polic", "agress", "agresi",  # stems: violento, policial, agressor, agresión...
 ]
 
 
@@ -63,7 +64,7 @@ def test_same_placeholders_and_payloads(lang: str) -> None:
         assert payloads(table[name]) == payloads(en_message), f"{lang}:{name} payloads"
 
 
-def _lock_screen_hits(text: str) -> list[str]:
+def lock_screen_hits(text: str) -> list[str]:
     head = i18n.strip_accents_lower(text[:40])
     return [w for w in LOCK_SCREEN_WORDS if re.search(rf"\b{re.escape(i18n.strip_accents_lower(w))}", head)]
 
@@ -73,16 +74,16 @@ def test_lock_screen_safe(lang: str) -> None:
     problems = []
     for name, message in CATALOG.responses[lang].items():
         for text in texts(message):
-            hits = _lock_screen_hits(text)
+            hits = lock_screen_hits(text)
             if hits:
                 problems.append(f"{name}: {hits} in {text[:40]!r}")
     assert problems == []
 
 
 def test_lock_screen_check_can_fail() -> None:
-    assert _lock_screen_hits("Haven: support after abuse")
-    assert _lock_screen_hits("Información sobre la policía y más")
-    assert not _lock_screen_hits("Hi, thanks for writing. Is it safe?")
+    assert lock_screen_hits("Haven: support after abuse")
+    assert lock_screen_hits("Información sobre la policía y más")
+    assert not lock_screen_hits("Hi, thanks for writing. Is it safe?")
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
