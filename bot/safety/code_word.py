@@ -46,6 +46,10 @@ def check(conversation_id: str, text: Optional[str], payload: Optional[str], now
     """Apply the code-word rules to one inbound message; None when no code word is involved."""
     now = now or utcnow()
     message = payload or text or ""
+    if message.strip() != SET_PAYLOAD:
+        with session_scope() as session:  # the common case: no code word, no write lock taken
+            if session.get(SafetyState, conversation_id) is None:
+                return None
     with session_scope(immediate=True) as session:
         state = session.get(SafetyState, conversation_id)
         if message.strip() == SET_PAYLOAD:
