@@ -9,6 +9,10 @@ def main(argv: list[str]) -> None:
     from bot.logging_setup import install_redaction
 
     install_redaction()  # before Rasa is imported: it reads FORCE_JSON_LOGGING at import time
+    if argv[:1] in (["run"], ["test"], ["shell"]):
+        from bot.rasa_patches import install
+
+        install()
     from rasa.__main__ import main as rasa_cli
 
     sys.argv = ["rasa", *argv]
