@@ -89,3 +89,19 @@ async def send_to_conversation(conversation_id: str, messages: Sequence[Mapping[
     for message in messages:
         await output.send_response(conversation_id, dict(message))
     return Delivery(info.channel, len(output.sent))
+
+
+async def delete_telegram_messages(report: Any) -> None:
+    """After an erase that did not come through the Telegram channel's own quick exit (a phrased
+    "delete all this", handled by Rasa): delete the chat's recent messages on her phone too."""
+    from channels.errors import ChannelError
+    from channels.telegram_api import TelegramApi
+
+    ids = list(getattr(report, "telegram_message_ids", []) or [])
+    chat_id = getattr(report, "telegram_chat_id", None)
+    if not ids or not chat_id or not get_settings().telegram_enabled:
+        return
+    try:
+        await TelegramApi.from_settings().delete_messages(chat_id, ids)
+    except ChannelError as exc:
+        log.warning("telegram: deletion after a phrased quick exit failed (%s)", type(exc).__name__)

@@ -39,6 +39,8 @@ class EraseReport:
     conversation_id: str
     had_key: bool
     telegram_message_ids: list[int] = field(default_factory=list)
+    # Where to delete them (memory only, never stored or logged; set only for Telegram contacts).
+    telegram_chat_id: Optional[str] = field(default=None, repr=False)
 
 
 def _hooks() -> list[Any]:
@@ -79,6 +81,13 @@ def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, no
                     tg_ids.append(int(cipher.decrypt_text(row.message_id_ct, f"telegram_messages|{row.direction}")))
                 except DecryptionError:
                     continue
+        chat_id: Optional[str] = None
+        contact = session.get(Contact, conversation_id)
+        if cipher is not None and contact is not None and contact.channel == "telegram" and contact.address_ct:
+            try:
+                chat_id = cipher.decrypt_text(contact.address_ct, "contacts|address")
+            except DecryptionError:
+                chat_id = None
         for hook in _hooks():
             hook(session, conversation_id)
         for model in (TrackerEvent, TelegramMessage, InboundReceipt, Contact, SafetyState):
@@ -91,7 +100,7 @@ def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, no
             tomb.erased_at = now
     checkpoint_sqlite(engine)
     log.info("conversation erased")
-    return EraseReport(conversation_id, had_key, sorted(set(tg_ids)))
+    return EraseReport(conversation_id, had_key, sorted(set(tg_ids)), chat_id if tg_ids else None)
 
 
 def idle_conversations(cutoff: datetime, engine: Optional[Engine] = None) -> list[str]:

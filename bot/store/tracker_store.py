@@ -117,9 +117,11 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         await self.stream_events(tracker)
         quick_exit = await asyncio.to_thread(self._save_sync, tracker.sender_id, list(tracker.events))
         if quick_exit:
+            from bot.outbound import delete_telegram_messages
             from bot.safety.erase import erase_conversation
 
-            await asyncio.to_thread(erase_conversation, tracker.sender_id, self._engine)
+            report = await asyncio.to_thread(erase_conversation, tracker.sender_id, self._engine)
+            await delete_telegram_messages(report)  # as the channel does for "##" and /exit
 
     # ------------------------------------------------------------------ retrieve
     def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict]:

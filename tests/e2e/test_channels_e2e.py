@@ -97,3 +97,21 @@ async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None
     for marker in (text_marker, address_marker):
         assert db.count(marker.encode()) == 0
         assert log.count(marker.encode()) == 0, f"{marker[:6]}... found in the stack log"
+
+
+async def test_phrased_quick_exit_on_telegram_erases_and_deletes_the_chat(stack) -> None:
+    """'delete all this' goes through the NLU (intent quick_exit) and still deletes her messages."""
+    from bot.store.tracker_store import EncryptedTrackerStore
+
+    chat = str(new_chat_id())
+    send(stack, "telegram", chat, "hello")
+    key = base64.urlsafe_b64decode(TEST_KEYS["HAVEN_PSEUDONYM_KEY"] + "==")
+    conversation = pseudonym(key, "telegram", chat)
+    store = EncryptedTrackerStore(domain=Domain.load(str(ROOT / "domain")), database_url=stack.database_url)
+    assert await store.retrieve(conversation) is not None
+
+    before = stack.last_seq()
+    send(stack, "telegram", chat, "please delete this whole conversation now")
+    deletions = stack.replies_to(chat, before, count=2, timeout=20)
+    assert any(c["key"].startswith("telegram:deleteMessage") for c in deletions), [c["key"] for c in deletions]
+    assert await store.retrieve(conversation) is None
