@@ -37,9 +37,9 @@ def _hint(value: Any) -> Optional[str]:
 
 
 def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Slot events for the conversation language. Explicit choice is sticky; detection switches
-    only on a confident, long-enough message; while no language is known, a channel hint, then a
-    tentative guess, then the default fills the gap."""
+    """Slot events for the conversation language. Explicit choice is sticky. Detection switches on a
+    confident, long-enough message, and an established language only when two messages in a row
+    agree. With no language yet: a channel hint, then a tentative guess, then the default."""
     current = tracker.get_slot("language")
     source = tracker.get_slot("language_source")
     choice = chosen_language(tracker)
@@ -47,18 +47,23 @@ def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
         return [SlotSet("language", choice), SlotSet("language_source", "choice"), SlotSet("language_confidence", 1.0)]
     text = tracker.latest_message.get("text") or ""
     events: List[Dict[Text, Any]] = []
-    unknown = not i18n.supported(current) or source == "default"
+    unset = not i18n.supported(current)
+    # A language detection or the channel set earlier: switching it needs two messages in a row
+    # guessed as the same new language (a place name like "Nakuru" must not flip English to Swahili).
+    established = not unset and source in ("detected", "channel")
     hint = _hint(latest_metadata(tracker).get("language_hint"))
     if text and not text.startswith("/"):
         detection = i18n.detect_language(text)
+        previous_guess = tracker.get_slot("language_guess")
         events += [SlotSet("language_confidence", round(detection.confidence, 3)), SlotSet("language_guess", detection.best_guess)]
         if detection.language and source != "choice" and detection.language != current:
-            return events + [SlotSet("language", detection.language), SlotSet("language_source", "detected")]
-        if unknown and not hint and detection.tentative:
+            if not established or previous_guess == detection.language:
+                return events + [SlotSet("language", detection.language), SlotSet("language_source", "detected")]
+        if unset and not hint and detection.tentative:
             return events + [SlotSet("language", detection.tentative), SlotSet("language_source", "detected")]
-    if unknown and hint and hint != current:
+    if (unset or source == "default") and hint and hint != current:
         return events + [SlotSet("language", hint), SlotSet("language_source", "channel")]
-    if not i18n.supported(current):
+    if unset:
         return events + [SlotSet("language", i18n.DEFAULT_LANGUAGE), SlotSet("language_source", "default")]
     return events
 

@@ -156,6 +156,7 @@ def run_all(no_train: bool = False) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)  # the terminal was closed
     try:
         start(svcs)
         enabled = [n for n, on in (("sms", settings.sms_enabled), ("whatsapp", settings.whatsapp_enabled),
@@ -183,8 +184,17 @@ def run_all(no_train: bool = False) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        print("==> stopping Haven", flush=True)
+        # Stop first: a print can fail (stdout piped to a reader that Ctrl-C already killed) and
+        # must never leave the three servers running.
         stop(svcs)
+        _say("==> Haven stopped")
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, flush=True)
+    except (BrokenPipeError, OSError):
+        pass
 
 
 @dataclass

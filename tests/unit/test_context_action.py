@@ -75,3 +75,15 @@ async def test_first_message_takes_a_tentative_guess_over_the_default() -> None:
     assert detect_language("hola, buenas noches, qué tal").language is None  # below the switch bar
     kept = await run(tracker("hola, buenas noches, qué tal", slots={"language": "pt", "language_source": "detected"}))
     assert "language" not in kept
+
+
+async def test_a_place_name_does_not_flip_an_established_language() -> None:
+    # "nakuru" makes lingua guess Swahili; one such message never switches English.
+    slots = await run(tracker("i am in nakuru now with my kids", slots={"language": "en", "language_source": "default"}))
+    assert "language" not in slots or slots["language"] == "en"
+    established = {"language": "en", "language_source": "detected", "language_guess": "en"}
+    one = await run(tracker("habari yako, nina shida kubwa nyumbani", slots=established))
+    assert "language" not in one  # one confident Swahili message: noted, not yet switched
+    two = await run(tracker("nataka msaada tafadhali, mume wangu ananipiga",
+                            slots=dict(established, language_guess=one["language_guess"])))
+    assert two["language"] == "sw"  # the second in a row switches
