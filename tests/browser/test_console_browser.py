@@ -14,7 +14,7 @@ from bot.handoff import service
 from bot.handoff.roster import add_shifts
 from tests.browser.conftest import shot
 
-PHONE = "+254700000123"  # a fake number, only ever seen by the fake provider
+PHONE = "+15550100123"  # fictional (555-01xx), only ever seen by the fake provider
 LIVE_LIMIT = 1.0
 
 

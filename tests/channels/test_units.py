@@ -73,6 +73,7 @@ def test_parse_number(text: str, number: int | None) -> None:
 
 
 def test_normalise_e164_and_reject_junk() -> None:
+    # Invented Kenyan-format number (Kenya has no reserved fictional range); never contacted.
     assert normalise_e164("+254 700 000 001") == ("+254700000001", "KE")
     assert normalise_e164("+1 (555) 010-0001")[0] == "+15550100001"
     for junk in ("12", "hello", "+"):
