@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+from bench.stats import percentile
 
 MESSAGES = [
     "hi", "yes", "i need help", "where is the nearest gender desk", "thank you",
@@ -40,11 +41,6 @@ def _rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def main() -> int:

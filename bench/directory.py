@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from bench.stats import percentile
 
 N_SERVICES = 100_000
 N_QUERIES = 2_000
@@ -32,11 +33,6 @@ CENTRES = [
     (37.383, -5.973), (-23.548, -46.636), (-22.907, -43.173), (-12.971, -38.511), (-25.966, 32.583),  # ES, BR, MZ
     (-19.844, 34.839), (-15.117, 39.267),
 ]  # fmt: skip
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def synthetic_entries(n: int, rng: random.Random) -> list[Any]:

@@ -31,6 +31,7 @@ from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.stats import percentile  # noqa: E402 - after the path set-up for `python bench/handoff.py`
 os.environ.setdefault("HAVEN_MASTER_KEY", "YmVuY2gtbWFzdGVyLWtleS0wMDAwMDAwMDAwMDAwMDA")
 os.environ.setdefault("HAVEN_PSEUDONYM_KEY", "YmVuY2gtcHNldWRvbnltLWtleS0wMDAwMDAwMDAwMDA")
 
@@ -48,11 +49,6 @@ for i in range(n):
     hid = service.enqueue(f"{prefix}-{i}", channel="sms", language="en", engine=engine).handoff_id
     print(json.dumps({"id": hid, "t": time.time()}), flush=True)
 """
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
 # ------------------------------------------------------------------ databases

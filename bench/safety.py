@@ -17,14 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Optional
+from bench.stats import percentile
 
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "500"))
 TURNS = 20
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 async def _populate(url: str, ids: list[str]) -> None:
@@ -80,7 +76,7 @@ def run(label: str, url: str) -> Optional[tuple[float, float]]:
     print(f"  {label}: populating {CONVERSATIONS} conversations x {TURNS} turns ...", flush=True)
     asyncio.run(_populate(url, ids))
     latencies = asyncio.run(_measure(ids))
-    p50, p99 = statistics.median(latencies), _percentile(latencies, 99)
+    p50, p99 = statistics.median(latencies), percentile(latencies, 99)
     print(f"  {label}: quick exit to erase committed over {len(latencies)} conversations: "
           f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {max(latencies):6.1f} ms  (target p99 < 100 ms)")
     dispose_engines()
