@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import IO, Any, Iterator, Optional
 from urllib.error import URLError
 from urllib.request import urlopen
 
@@ -80,14 +80,18 @@ def _healthy(url: str) -> bool:
 
 
 def start(svcs: list[Service], timeout: float = 240.0, env: Optional[dict[str, str]] = None,
-          quiet: bool = False) -> None:
-    """Start every service and wait until all answer their health check."""
+          quiet: bool = False, output: Optional[IO[bytes]] = None) -> None:
+    """Start every service and wait until all answer their health check.
+
+    Output goes to the terminal, or to `output` (stdout and stderr together), or nowhere if `quiet`.
+    """
     from bot.model import rasa_env
 
     env = env or rasa_env()
-    out = subprocess.DEVNULL if quiet else None
+    out: Any = output if output is not None else (subprocess.DEVNULL if quiet else None)
+    err: Any = subprocess.STDOUT if output is not None else out
     for svc in svcs:
-        svc.proc = subprocess.Popen(svc.cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
+        svc.proc = subprocess.Popen(svc.cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=err)
     deadline = time.monotonic() + timeout
     pending = list(svcs)
     while pending:
@@ -251,25 +255,18 @@ def temp_stack(folder: str, extra_env: Optional[dict[str, str]] = None, console:
         svcs = [s for s in svcs if s.name != "console"]
     if rasa_debug:
         next(s for s in svcs if s.name == "rasa").cmd.append("--debug")
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    log = open(log_path, "ab") if log_path else None
     try:
-        for svc in svcs:
-            svc.proc = subprocess.Popen(svc.cmd, cwd=ROOT, env=env, start_new_session=True, stdout=log,
-                                        stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        for svc in svcs:
-            while not _healthy(svc.health_url):
-                if svc.proc is not None and svc.proc.poll() is not None:
-                    raise RuntimeError(f"{svc.name} died at start-up (see {log_path or 'its output'})")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{svc.name} did not start in {timeout:.0f} s")
-                time.sleep(0.5)
+        try:
+            start(svcs, timeout, env, quiet=True, output=log)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc} (see {log_path or 'its output'})") from exc
         yield TempStack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}",
                         f"http://127.0.0.1:{console_port}" if console else None, db_url, env, log_path, svcs)
     finally:
         stop(svcs)
-        if log_path:
-            log.close()  # type: ignore[union-attr]
+        if log is not None:
+            log.close()
         os.environ.clear()
         os.environ.update(saved)
         get_settings.cache_clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from pathlib import Path
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -14,6 +13,7 @@ from bot import i18n
 from bot.crypto import pseudonym
 from bot.settings import ROOT
 from tests.conftest import TEST_KEYS
+from tests.dbfiles import raw_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -61,11 +61,6 @@ def test_signed_webhook_gets_a_localised_reply(stack, channel: str, lang: str) -
     assert any(i18n.text("utter_safe_check", lang, channel) in t for t in texts), texts
 
 
-def raw_db_bytes(database_url: str) -> bytes:
-    path = Path(database_url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
-
-
 @pytest.mark.parametrize("channel", ["sms", "whatsapp", "telegram"])
 async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None:
     from bot.store.tracker_store import EncryptedTrackerStore
@@ -83,7 +78,7 @@ async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None
     assert tracker is not None, "the conversation should be readable through Haven before the exit"
     assert any(text_marker in (getattr(e, "text", None) or "") for e in tracker.events)
     for marker in (text_marker, address_marker):
-        assert raw_db_bytes(stack.database_url).count(marker.encode()) == 0  # encrypted at rest
+        assert raw_bytes(stack.database_url).count(marker.encode()) == 0  # encrypted at rest
 
     cover = send(stack, channel, address, "##")
     assert cover, "the quick exit should still answer with the cover text"
@@ -92,7 +87,7 @@ async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None
         assert deletions, "quick exit on Telegram deletes the chat's recent messages"
 
     assert await store.retrieve(conversation) is None
-    db = raw_db_bytes(stack.database_url)
+    db = raw_bytes(stack.database_url)
     log = stack.log_path.read_bytes()
     for marker in (text_marker, address_marker):
         assert db.count(marker.encode()) == 0

@@ -7,8 +7,6 @@ schema, so the test proves the erase and not an empty database.
 from __future__ import annotations
 
 import secrets
-import subprocess
-from pathlib import Path
 
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
@@ -18,21 +16,11 @@ from bot.safety.erase import erase_conversation
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Contact, TelegramMessage
 from bot.store.tracker_store import EncryptedTrackerStore
+from tests.dbfiles import raw_bytes
 
 DOMAIN = Domain.from_yaml(
     'version: "3.1"\nintents: [greet]\nslots:\n  note:\n    type: text\n    mappings: [{type: custom}]\n'
 )
-
-
-def raw_bytes(url: str) -> bytes:
-    """Everything an attacker holding the database (files or a dump) would have."""
-    if url.startswith("sqlite"):
-        path = Path(url.split("///", 1)[1])
-        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
-    base, _, query = url.partition("?")
-    schema = query.split("search_path%3D", 1)[1]
-    dump = subprocess.run(["pg_dump", "--schema", schema, "--data-only", base], capture_output=True, check=True)
-    return dump.stdout
 
 
 async def test_markers_readable_before_and_gone_after_erase(db_url: str) -> None:
