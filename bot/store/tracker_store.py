@@ -54,30 +54,31 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         self._engine = engine or get_engine(database_url or None)
 
     # ------------------------------------------------------------------ queries
-    def _session_events(self, session: Any, conversation_id: str, all_sessions: bool) -> List[TrackerEvent]:
-        query = select(TrackerEvent).where(TrackerEvent.conversation_id == conversation_id)
-        if not all_sessions:
-            start = (
-                select(func.max(TrackerEvent.timestamp))
-                .where(
-                    TrackerEvent.conversation_id == conversation_id,
-                    TrackerEvent.type_name == SessionStarted.type_name,
-                )
-                .scalar_subquery()
-            )
-            query = query.where(or_(start.is_(None), TrackerEvent.timestamp >= start))
-        return list(session.execute(query.order_by(TrackerEvent.id)).scalars())
-
-    def _count_session_events(self, session: Any, conversation_id: str) -> int:
-        start = session.execute(
-            select(func.max(TrackerEvent.timestamp)).where(
+    @staticmethod
+    def _in_latest_session(query: Any, conversation_id: str) -> Any:
+        """Restrict a tracker_events query to the conversation's latest session (as Rasa does)."""
+        start = (
+            select(func.max(TrackerEvent.timestamp))
+            .where(
                 TrackerEvent.conversation_id == conversation_id,
                 TrackerEvent.type_name == SessionStarted.type_name,
             )
-        ).scalar()
-        query = select(func.count()).select_from(TrackerEvent).where(TrackerEvent.conversation_id == conversation_id)
-        if start is not None:
-            query = query.where(TrackerEvent.timestamp >= start)
+            .scalar_subquery()
+        )
+        return query.where(TrackerEvent.conversation_id == conversation_id).where(
+            or_(start.is_(None), TrackerEvent.timestamp >= start)
+        )
+
+    def _session_events(self, session: Any, conversation_id: str, all_sessions: bool) -> List[TrackerEvent]:
+        query = select(TrackerEvent)
+        if all_sessions:
+            query = query.where(TrackerEvent.conversation_id == conversation_id)
+        else:
+            query = self._in_latest_session(query, conversation_id)
+        return list(session.execute(query.order_by(TrackerEvent.id)).scalars())
+
+    def _count_session_events(self, session: Any, conversation_id: str) -> int:
+        query = self._in_latest_session(select(func.count()).select_from(TrackerEvent), conversation_id)
         return int(session.execute(query).scalar() or 0)
 
     # ------------------------------------------------------------------ save
