@@ -19,7 +19,7 @@ train: venv
 	$(PY) -m bot.cli train
 
 validate: venv
-	$(PY) -m bot.rasa_main data validate --domain domain --data nlu data/dialogue --config config.yml
+	$(PY) -m bot.rasa_adapters.main data validate --domain domain --data nlu data/dialogue --config config.yml
 
 test: venv validate
 	$(PY) -m bot.cli train

@@ -45,7 +45,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
         changed = rotate_master_key(session, ring)
     print(f"re-wrapped {changed} data key(s) under master key id {ring.current_id!r}")
     try:
-        from bot.console.auth import reseal_totp_secrets
+        from bot.staff.credentials import reseal_totp_secrets
     except ModuleNotFoundError:
         return 0
     resealed = reseal_totp_secrets()

@@ -1,6 +1,6 @@
 """Rasa tracker store that encrypts every event under the conversation's data key.
 
-Referenced from endpoints.yml as `bot.store.tracker_store.EncryptedTrackerStore`. Event JSON
+Referenced from endpoints.yml as `bot.rasa_adapters.tracker_store.EncryptedTrackerStore`. Event JSON
 (which holds her words, entities and slot values) is stored only as AES-GCM ciphertext bound to
 its row; intent and action names stay clear for content-free statistics. Database work runs in a
 worker thread so the Rasa event loop is never blocked.
@@ -118,11 +118,10 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         await self.stream_events(tracker)
         quick_exit = await asyncio.to_thread(self._save_sync, tracker.sender_id, list(tracker.events))
         if quick_exit:
-            from bot.outbound import delete_telegram_messages
-            from bot.safety.erase import erase_conversation
+            from bot.safety.erase import announce_erased, erase_conversation
 
             report = await asyncio.to_thread(erase_conversation, tracker.sender_id, self._engine)
-            await delete_telegram_messages(report)  # as the channel does for "##" and /exit
+            await announce_erased(report)  # Telegram deletion, as the channel does for "##" and /exit
 
     # ------------------------------------------------------------------ retrieve
     def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict]:

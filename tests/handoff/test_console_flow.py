@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot import i18n
-from bot.console import audit
+from bot import audit
 from bot.handoff import service
 from bot.handoff.models import HELD, SENT
 from tests.handoff.conftest import MARKER, csrf_of, login

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from bot.safety.erase import erase_conversation
 from bot.store.db import get_engine, session_scope
 from bot.store.models import TrackerEvent
-from bot.store.tracker_store import EncryptedTrackerStore
+from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """
