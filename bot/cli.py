@@ -88,6 +88,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_retention(args: argparse.Namespace) -> int:
+    import bot.handoff  # noqa: F401 - subscribes the handoff erase listener
     from bot.safety.erase import erase_idle_conversations
 
     count = erase_idle_conversations()

@@ -25,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
+import bot.handoff  # noqa: F401 - subscribes the handoff erase listener (a quick exit closes it)
 from bot.crypto import DecryptionError, get_or_create_cipher, load_cipher
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Erasure, TrackerEvent
