@@ -7,13 +7,17 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+.PHONY: run test lint train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
 
 venv:
 	@scripts/bootstrap.sh
 
 run: venv
 	$(PY) -m bot.cli run
+
+# Strict typing of bot/, channels/, actions/ (config in pyproject.toml [tool.mypy]).
+lint: venv
+	$(PY) -m mypy
 
 train: venv
 	$(PY) -m bot.cli train
