@@ -97,7 +97,7 @@ async def send_to_conversation(conversation_id: str, messages: Sequence[Mapping[
     return Delivery(info.channel, len(output.sent))
 
 
-async def delete_telegram_messages(report: Any) -> None:
+async def delete_telegram_messages(report: erase.EraseReport) -> None:
     """After an erase that did not come through the Telegram channel's own quick exit (a phrased
     "delete all this", handled by Rasa): delete the chat's recent messages on her phone too."""
     from channels.errors import ChannelError

@@ -10,7 +10,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
@@ -137,11 +137,11 @@ def inbox(
     """One inbox view (`VIEWS`) as this officer sees it, in one short read."""
     now = now or utcnow()
     with session_scope(engine) as session:
-        officer = session.get(Officer, officer_id)
+        officer = cast(Officer, session.get(Officer, officer_id))
         return VIEWS[view](session, officer, now, key)
 
 
-def conversation_of(engine: Any, handoff_id: int) -> Optional[tuple[str, str, str, Optional[str]]]:
+def conversation_of(engine: Optional[Engine], handoff_id: int) -> Optional[tuple[str, str, str, Optional[str]]]:
     """(conversation id, channel, language, country) of a handoff, for sending her a line."""
     with session_scope(engine) as session:
         h = session.get(Handoff, handoff_id)

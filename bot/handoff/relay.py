@@ -4,7 +4,7 @@ officer's transcript (not to Rasa), and replies held for her WhatsApp window go 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional, Protocol
+from typing import Optional, Protocol
 
 from bot import ports
 from bot.handoff.models import FAILED, SENT
@@ -49,7 +49,7 @@ async def relay_inbound_if_active(inbound: Inbound) -> bool:
     return True
 
 
-async def deliver_held(handoff_id: int, seqs: list[int], outbound: Any = None) -> None:
+async def deliver_held(handoff_id: int, seqs: list[int], outbound: Optional[ports.Sender] = None) -> None:
     """Send replies held while the WhatsApp window was closed (she has just written, so it is open)."""
     if outbound is None:
         outbound = ports.get_sender()  # registered by the channels at start-up

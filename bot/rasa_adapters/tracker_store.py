@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Iterable, List, Optional, Text
+from typing import Any, Iterable, List, Optional, Text, cast
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
@@ -125,7 +125,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             await announce_erased(report)  # Telegram deletion, as the channel does for "##" and /exit
 
     # ------------------------------------------------------------------ retrieve
-    def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict]:
+    def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict[str, Any]]:
         with session_scope(self._engine) as session:
             rows = self._session_events(session, conversation_id, all_sessions)
             if not rows:
@@ -143,14 +143,14 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                 except DecryptionError:
                     log.error("a tracker event failed authentication and was skipped (id=%s)", row.id)
                     continue
-                events.append(json.loads(plain))
+                events.append(cast(dict[str, Any], json.loads(plain)))
             return events
 
     async def _retrieve(self, conversation_id: Text, all_sessions: bool) -> Optional[DialogueStateTracker]:
         events = await asyncio.to_thread(self._load_sync, conversation_id, all_sessions)
         if not events:
             return None
-        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+        return cast(DialogueStateTracker, DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots))
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         return await self._retrieve(sender_id, all_sessions=False)
