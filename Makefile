@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+.PHONY: run test lint train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -15,11 +15,15 @@ venv:
 run: venv
 	$(PY) -m bot.cli run
 
+# Strict typing of bot/, channels/, actions/ (config in pyproject.toml [tool.mypy]).
+lint: venv
+	$(PY) -m mypy
+
 train: venv
 	$(PY) -m bot.cli train
 
 validate: venv
-	$(PY) -m bot.rasa_main data validate --domain domain --data nlu data/dialogue --config config.yml
+	$(PY) -m bot.rasa_adapters.main data validate --domain domain --data nlu data/dialogue --config config.yml
 
 test: venv validate
 	$(PY) -m bot.cli train

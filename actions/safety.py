@@ -25,7 +25,7 @@ class ActionSafetyInfo(Action):
 
 class ActionQuickExit(Action):
     """A phrased quick exit ("delete all this"): the neutral cover text; the tracker store then
-    erases the conversation instead of saving this turn (bot.store.tracker_store)."""
+    erases the conversation instead of saving this turn (bot.rasa_adapters.tracker_store)."""
 
     def name(self) -> Text:
         return "action_quick_exit"

@@ -107,8 +107,8 @@ def postgres_db() -> Optional[Database]:
 
 def add_officers(engine: Any, count: int) -> list[int]:
     """Officers inserted directly with one shared Argon2id hash (set-up cost, not measured)."""
-    from bot.console.auth import HASHER
-    from bot.console.models import Officer
+    from bot.staff.credentials import HASHER
+    from bot.staff.models import Officer
     from bot.store.db import session_scope
     from bot.store.models import utcnow
 
@@ -195,7 +195,7 @@ def bench_sse(db: Database, events: int) -> dict[str, Any]:
     import uvicorn
 
     from bot.console.app import ConsoleConfig, create_app
-    from bot.console.auth import create_officer
+    from bot.staff.credentials import create_officer
     from bot.handoff import service
     from bot.settings import get_settings
 

@@ -30,7 +30,7 @@ async def _populate(url: str, ids: list[str]) -> None:
     from bot.crypto import get_or_create_cipher
     from bot.store.db import session_scope
     from bot.store.models import Contact, TelegramMessage
-    from bot.store.tracker_store import EncryptedTrackerStore
+    from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 
     store = EncryptedTrackerStore(domain=Domain.empty(), database_url=url)
     for n, cid in enumerate(ids):

@@ -60,6 +60,7 @@ async def retention_loop(interval: float = RETENTION_INTERVAL_S) -> None:
     """The scheduled retention job: erase conversations idle past HAVEN_RETENTION_DAYS, hourly."""
     import asyncio
 
+    import bot.handoff  # noqa: F401 - subscribes the handoff erase listener
     from bot.safety.erase import erase_idle_conversations
 
     while True:

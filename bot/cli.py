@@ -45,7 +45,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
         changed = rotate_master_key(session, ring)
     print(f"re-wrapped {changed} data key(s) under master key id {ring.current_id!r}")
     try:
-        from bot.console.auth import reseal_totp_secrets
+        from bot.staff.credentials import reseal_totp_secrets
     except ModuleNotFoundError:
         return 0
     resealed = reseal_totp_secrets()
@@ -88,6 +88,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_retention(args: argparse.Namespace) -> int:
+    import bot.handoff  # noqa: F401 - subscribes the handoff erase listener
     from bot.safety.erase import erase_idle_conversations
 
     count = erase_idle_conversations()

@@ -63,7 +63,7 @@ def train_if_needed(force: bool = False) -> Path:
     started = time.monotonic()
     print_fp = fingerprint()
     cmd = [
-        sys.executable, "-m", "bot.rasa_main", "train",
+        sys.executable, "-m", "bot.rasa_adapters.main", "train",
         "--config", "config.yml", "--domain", "domain",
         "--data", *TRAINING_DATA,
         "--out", str(MODELS_DIR), "--fixed-model-name", MODEL_NAME,

@@ -57,7 +57,7 @@ def services(
         Service("actions+nlg", [py, "-m", "bot.action_server", str(action_port)], f"http://127.0.0.1:{action_port}/health"),
         Service(
             "rasa",
-            [py, "-m", "bot.rasa_main", "run", "--model", str(MODEL_PATH), "--endpoints", endpoints,
+            [py, "-m", "bot.rasa_adapters.main", "run", "--model", str(MODEL_PATH), "--endpoints", endpoints,
              "--credentials", "credentials.yml", "--port", str(rasa_port), "--interface", "127.0.0.1"],
             f"http://127.0.0.1:{rasa_port}/",
         ),

@@ -143,7 +143,7 @@ class HavenOutput(OutputChannel):
     """Sends Rasa's replies to one conversation through a provider (subclasses implement `deliver`).
 
     `raise_errors=False` (inside a Rasa turn): provider errors are logged and swallowed.
-    `raise_errors=True` (bot.outbound, the console): they propagate as typed errors.
+    `raise_errors=True` (channels.outbound, the console): they propagate as typed errors.
     """
 
     channel_name = "haven"

@@ -2,7 +2,7 @@
 
 Buttons are sent as numbered text (works on every client). Her last inbound time is kept on the
 contact; outside the 24-hour customer-service window only the configured neutral template
-(HAVEN_TWILIO_WHATSAPP_TEMPLATE_SID) may be sent: see `bot.outbound`.
+(HAVEN_TWILIO_WHATSAPP_TEMPLATE_SID) may be sent: see `channels.outbound`.
 """
 
 from __future__ import annotations

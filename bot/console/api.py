@@ -15,23 +15,23 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bot.console import auth, messaging, sessions
+from bot.console import messaging
+from bot.staff import sessions
 from bot.console.canned import canned_replies
-from bot.console.models import Officer
 from bot.console.web import ADMINS, ANY_ROLE, OVERSIGHT, SUPERVISORS, WORKERS, ApiError, Ctx, guarded, json_body
-from bot.handoff import queue, roster, service
-from bot.handoff.models import Handoff, Team
-from bot.store.db import session_scope
+from bot.handoff import queue, service
+from bot.handoff.queue import conversation_of
+from bot.staff import credentials as auth
+from bot.staff import officers, roster
 from bot.store.models import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.console.app import Console
+    from bot.console.context import Console
 
 API_INDEX = [
     ("GET", "/api/", "this list"),
@@ -98,12 +98,6 @@ def claim_json(claim: service.Claim) -> dict[str, Any]:
     }
 
 
-def conversation_of(engine: Any, handoff_id: int) -> Optional[tuple[str, str, str, Optional[str]]]:
-    with session_scope(engine) as session:
-        h = session.get(Handoff, handoff_id)
-        return (h.conversation_id, h.channel, h.language, h.country) if h else None
-
-
 class Api:
     """Handlers bound to one console (engine, watcher, outbound)."""
 
@@ -124,10 +118,7 @@ class Api:
 
     # ---------------------------------------------------------------- queue
     def _queue(self, view: str, officer_id: int) -> list[dict[str, Any]]:
-        now = utcnow()
-        with session_scope(self.c.engine) as session:
-            officer = session.get(Officer, officer_id)
-            return [item.as_dict() for item in queue.VIEWS[view](session, officer, now, self.c.pseudonym_key)]
+        return [item.as_dict() for item in queue.inbox(view, officer_id, self.c.pseudonym_key, self.c.engine)]
 
     async def queue_view(self, request: Request, ctx: Ctx) -> Response:
         view = request.query_params.get("view", "unassigned")
@@ -241,19 +232,7 @@ class Api:
 
     # ---------------------------------------------------------------- people, teams, roster
     def _officers(self, full: bool) -> list[dict[str, Any]]:
-        now = utcnow()
-        with session_scope(self.c.engine) as session:
-            duty = roster.on_duty_ids(session, now)
-            out = []
-            for o in session.execute(select(Officer).order_by(Officer.display_name)).scalars():
-                if not full and not o.active:
-                    continue
-                row = {"id": o.id, "display_name": o.display_name, "role": o.role, "team_id": o.team_id,
-                       "languages": o.language_list(), "on_duty": o.id in duty}
-                if full:
-                    row.update(username=o.username, active=o.active)
-                out.append(row)
-            return out
+        return officers.directory(full, self.c.engine)
 
     async def officers(self, request: Request, ctx: Ctx) -> Response:
         return JSONResponse({"items": await asyncio.to_thread(self._officers, ctx.role == "admin")})
@@ -309,12 +288,7 @@ class Api:
         if oid == ctx.officer_id:
             raise ApiError(400, "invalid", "you cannot disable your own account")
 
-        def username() -> Optional[str]:
-            with session_scope(self.c.engine) as session:
-                o = session.get(Officer, oid)
-                return o.username if o else None
-
-        name = await asyncio.to_thread(username)
+        name = await call(officers.username_of, oid, self.c.engine)
         if name is None:
             raise ApiError(404, "not_found")
         await call(auth.disable_officer, name, ctx.officer_id, self.c.engine)
@@ -332,15 +306,7 @@ class Api:
         engine = self.c.engine
 
         def still_valid() -> bool:
-            from bot.console.models import ConsoleSession
-
-            with session_scope(engine) as session:
-                row = session.get(ConsoleSession, sid)
-                now = utcnow()
-                return bool(
-                    row and row.revoked_at is None and now < row.expires_at
-                    and now - row.last_seen_at < sessions.IDLE_TIMEOUT
-                )
+            return sessions.still_live(sid, engine)
 
         async def stream() -> AsyncIterator[str]:
             try:

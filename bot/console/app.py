@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
@@ -25,9 +24,12 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.console import api, jobs, pages
-from bot.console.live import Watcher
-from bot.console.messaging import Outbound, default_outbound
+from bot.console.context import Console, ConsoleConfig
+from bot.console.messaging import default_outbound
+from bot.handoff.watcher import Watcher
 from bot.settings import Settings, get_settings
+
+__all__ = ["Console", "ConsoleConfig", "create_app"]
 from bot.store.db import get_engine
 
 HERE = Path(__file__).resolve().parent
@@ -43,36 +45,6 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-
-
-@dataclass(frozen=True)
-class ConsoleConfig:
-    """Console tuning; defaults are production values, tests shorten them."""
-
-    lease_seconds: float = 90.0
-    poll_interval: float = 0.25
-    sse_max_seconds: float = 300.0
-    sse_session_check: float = 15.0
-    expire_every: float = 5.0
-    notices_every: float = 30.0
-    background_jobs: bool = True
-
-
-@dataclass
-class Console:
-    """Everything the handlers share."""
-
-    settings: Settings
-    engine: Engine
-    config: ConsoleConfig
-    outbound: Optional[Outbound]
-    templates: Jinja2Templates
-    watcher: Optional[Watcher] = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-
-    @property
-    def pseudonym_key(self) -> bytes:
-        return self.settings.pseudonym_key
 
 
 class SecurityHeaders:
@@ -125,7 +97,7 @@ def create_app(
     config: Optional[ConsoleConfig] = None,
     engine: Optional[Engine] = None,
 ) -> Starlette:
-    """The console ASGI app. `outbound` defaults to `bot.outbound` (tests pass a fake)."""
+    """The console ASGI app. `outbound` defaults to `channels.outbound` (tests pass a fake)."""
     settings = settings or get_settings()
     console = Console(
         settings=settings,

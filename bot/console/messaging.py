@@ -1,4 +1,4 @@
-"""What the console sends to a survivor, through `bot.outbound` (the channels' one exit).
+"""What the console sends to a survivor, through the channels' sender (bot.ports, channels.outbound).
 
 Officer replies go out verbatim; the bot's own lines (connected, closing, queue updates) are
 rendered from locales in her language. On WhatsApp, when her 24-hour window is closed, an
@@ -14,6 +14,7 @@ import importlib
 import logging
 from typing import Any, Optional, Protocol, cast
 
+from bot import ports
 from bot.handoff import service
 from bot.handoff.models import FAILED, HELD, SENT
 
@@ -27,13 +28,14 @@ class Outbound(Protocol):
 
 
 def default_outbound() -> Optional[Outbound]:
-    """`bot.outbound` if the channels package provides it (else replies are marked failed)."""
+    """The channels' sender (bot.ports), registered here at console start-up (else None: replies
+    are marked failed)."""
     try:
-        return cast(Outbound, importlib.import_module("bot.outbound"))
+        importlib.import_module("channels.outbound").register()
     except ModuleNotFoundError as exc:
-        if exc.name != "bot.outbound":
+        if exc.name != "channels.outbound":
             raise
-        return None
+    return cast(Optional[Outbound], ports.get_sender())
 
 
 def country_args(country: Optional[str], language: str = "en") -> dict[str, str]:
@@ -61,7 +63,7 @@ async def deliver_reply(outbound: Optional[Outbound], delivery: service.Delivery
         try:
             if await window_open(outbound, delivery.conversation_id, delivery.channel):
                 result = await outbound.send_to_conversation(delivery.conversation_id, [{"text": text}])
-                # bot.outbound reports a template sent instead of the text (window closed meanwhile)
+                # channels.outbound reports a template sent instead of the text (window closed meanwhile)
                 state, error = (HELD if getattr(result, "via_template", False) else SENT), None
             else:
                 if not already_held:  # one neutral template prompt, not one per reply

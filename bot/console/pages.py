@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.console import audit, auth, sessions
+from bot import audit
+from bot.staff import sessions
+from bot.staff import credentials as auth
 from bot.console.api import Api, call, conversation_of
 from bot.console.canned import canned_replies
 from bot.console.web import (
@@ -33,12 +35,13 @@ from bot.console.web import (
     public,
     session_cookie_kwargs,
 )
-from bot.handoff import queue, roster
+from bot.handoff import queue
+from bot.staff import roster
 from bot.handoff.models import OUTCOMES
 from bot.store.models import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.console.app import Console
+    from bot.console.context import Console
 
 OUTCOME_LABELS = {
     "referred": "Referred to a service",

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from bot.console import sessions
-from bot.console.sessions import SessionInfo
+from bot.staff import sessions
+from bot.staff.sessions import SessionInfo
 
 SESSION_COOKIE = "__Host-haven_session"
 BACKGROUND_HEADER = "x-haven-background"  # set by the console's automatic refreshes

@@ -32,8 +32,8 @@ def _guard(handler: Any) -> Any:
     """Turn known operator errors into one clear line and an exit code."""
 
     def run(args: argparse.Namespace) -> int:
-        from bot.console.auth import CredentialError
-        from bot.handoff.roster import RosterError
+        from bot.staff.credentials import CredentialError
+        from bot.staff.roster import RosterError
 
         try:
             return int(handler(args) or 0)
@@ -92,7 +92,7 @@ def _when(value: str) -> datetime:
 def _team_id(name: Optional[str]) -> Optional[int]:
     if not name:
         return None
-    from bot.handoff.roster import team_id_by_name
+    from bot.staff.roster import team_id_by_name
     from bot.store.db import session_scope
 
     with session_scope() as session:
@@ -103,7 +103,7 @@ def _team_id(name: Optional[str]) -> Optional[int]:
 
 
 def _officer_add(args: argparse.Namespace) -> int:
-    from bot.console.auth import create_officer
+    from bot.staff.credentials import create_officer
 
     password = _read_password(args)
     if password is None:
@@ -118,7 +118,7 @@ def _officer_add(args: argparse.Namespace) -> int:
 
 
 def _officer_disable(args: argparse.Namespace) -> int:
-    from bot.console.auth import disable_officer
+    from bot.staff.credentials import disable_officer
 
     if not disable_officer(args.username):
         return _fail(f"no officer named {args.username!r}")
@@ -127,7 +127,7 @@ def _officer_disable(args: argparse.Namespace) -> int:
 
 
 def _officer_reset(args: argparse.Namespace) -> int:
-    from bot.console.auth import reset_totp
+    from bot.staff.credentials import reset_totp
 
     reset = reset_totp(args.username)
     if reset is None:
@@ -138,7 +138,7 @@ def _officer_reset(args: argparse.Namespace) -> int:
 
 
 def _officer_password(args: argparse.Namespace) -> int:
-    from bot.console.auth import set_password
+    from bot.staff.credentials import set_password
 
     password = _read_password(args)
     if password is None:
@@ -150,8 +150,8 @@ def _officer_password(args: argparse.Namespace) -> int:
 
 
 def _officer_list(args: argparse.Namespace) -> int:
-    from bot.console.models import Officer
-    from bot.handoff.roster import on_duty_ids
+    from bot.staff.models import Officer
+    from bot.staff.roster import on_duty_ids
     from bot.store.db import session_scope
     from bot.store.models import utcnow
 
@@ -169,14 +169,14 @@ def _officer_list(args: argparse.Namespace) -> int:
 
 
 def _roster_team_add(args: argparse.Namespace) -> int:
-    from bot.handoff.roster import add_team
+    from bot.staff.roster import add_team
 
     print(f"team {args.name!r} added (id {add_team(args.name)})")
     return EXIT_OK
 
 
 def _roster_teams(args: argparse.Namespace) -> int:
-    from bot.handoff.roster import list_teams
+    from bot.staff.roster import list_teams
 
     for team_id, name, active in list_teams():
         print(f"{team_id:>4}  {name}{'' if active else ' (inactive)'}")
@@ -184,8 +184,8 @@ def _roster_teams(args: argparse.Namespace) -> int:
 
 
 def _roster_add(args: argparse.Namespace) -> int:
-    from bot.console.auth import find_officer
-    from bot.handoff.roster import add_shifts
+    from bot.staff.credentials import find_officer
+    from bot.staff.roster import add_shifts
     from bot.store.db import session_scope
 
     with session_scope() as session:
@@ -199,7 +199,7 @@ def _roster_add(args: argparse.Namespace) -> int:
 
 
 def _roster_list(args: argparse.Namespace) -> int:
-    from bot.handoff.roster import list_shifts
+    from bot.staff.roster import list_shifts
     from bot.store.models import utcnow
 
     now = utcnow()
@@ -213,7 +213,7 @@ def _roster_list(args: argparse.Namespace) -> int:
 
 
 def _roster_remove(args: argparse.Namespace) -> int:
-    from bot.handoff.roster import remove_shift
+    from bot.staff.roster import remove_shift
 
     if not remove_shift(args.shift_id):
         return _fail(f"no shift with id {args.shift_id}")
@@ -225,7 +225,7 @@ def _roster_remove(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from bot.console.audit import verify
+    from bot.audit import verify
 
     result = verify()
     if result.ok:

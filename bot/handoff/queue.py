@@ -10,14 +10,14 @@ import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.console import audit
-from bot.console.models import Officer
+from bot import audit
+from bot.staff.models import Officer
 from bot.crypto import DecryptionError, keyed_hash, load_cipher
 from bot.handoff.models import (
     CLAIMED,
@@ -30,7 +30,7 @@ from bot.handoff.models import (
     message_context,
     summary_context,
 )
-from bot.handoff.roster import on_duty_ids
+from bot.staff.roster import on_duty_ids
 from bot.store.db import session_scope
 from bot.store.models import utcnow
 
@@ -129,6 +129,23 @@ def all_open(session: Session, officer: Officer, now: datetime, key: Optional[by
 
 
 VIEWS = {"unassigned": unassigned, "mine": mine, "all": all_open}
+
+
+def inbox(
+    view: str, officer_id: int, key: Optional[bytes] = None, engine: Optional[Engine] = None, now: Optional[datetime] = None
+) -> list[QueueItem]:
+    """One inbox view (`VIEWS`) as this officer sees it, in one short read."""
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        officer = cast(Officer, session.get(Officer, officer_id))
+        return VIEWS[view](session, officer, now, key)
+
+
+def conversation_of(engine: Optional[Engine], handoff_id: int) -> Optional[tuple[str, str, str, Optional[str]]]:
+    """(conversation id, channel, language, country) of a handoff, for sending her a line."""
+    with session_scope(engine) as session:
+        h = session.get(Handoff, handoff_id)
+        return (h.conversation_id, h.channel, h.language, h.country) if h else None
 
 
 def handle_minutes(session: Session, now: datetime, language: Optional[str] = None) -> float:

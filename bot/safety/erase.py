@@ -1,15 +1,23 @@
-"""Real erase: shred the conversation's data key and delete its rows everywhere Haven keeps them."""
+"""Real erase: shred the conversation's data key and delete its rows everywhere Haven keeps them.
+
+Two hooks, so erase imports no feature and no channel:
+- `add_erase_listener(fn)`: `fn(session, conversation_id)` runs inside the erase transaction
+  (bot.handoff subscribes: transcripts deleted, an open handoff closed as `left`);
+- `add_erased_listener(fn)`: `await fn(report)` runs after a phrased quick exit, when the caller
+  (the tracker store) calls `announce_erased` (the channels subscribe: delete Telegram messages).
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Awaitable, Callable, Optional
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from bot.crypto import DecryptionError, load_cipher, shred_key
 from bot.store.db import checkpoint_sqlite, get_engine, session_scope
@@ -26,9 +34,6 @@ from bot.store.models import (
 
 log = logging.getLogger("haven.safety.erase")
 
-# Feature modules with `on_conversation_erased(session, conversation_id)`, called inside the
-# erase transaction (e.g. the handoff service deletes transcripts and closes an open handoff).
-ERASE_HOOKS = ("bot.handoff.service",)
 TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
 
 
@@ -43,19 +48,42 @@ class EraseReport:
     telegram_chat_id: Optional[str] = field(default=None, repr=False)
 
 
-def _hooks() -> list[Any]:
-    found = []
-    for name in ERASE_HOOKS:
+EraseListener = Callable[[Session, str], None]
+ErasedListener = Callable[[EraseReport], Awaitable[None]]
+_listeners_lock = threading.Lock()
+_erase_listeners: list[EraseListener] = []
+_erased_listeners: list[ErasedListener] = []
+
+
+def add_erase_listener(listener: EraseListener) -> None:
+    """Call `listener(session, conversation_id)` inside every erase transaction (idempotent)."""
+    with _listeners_lock:
+        if listener not in _erase_listeners:
+            _erase_listeners.append(listener)
+
+
+def add_erased_listener(listener: ErasedListener) -> None:
+    """Await `listener(report)` in `announce_erased` (idempotent)."""
+    with _listeners_lock:
+        if listener not in _erased_listeners:
+            _erased_listeners.append(listener)
+
+
+def _hooks() -> list[EraseListener]:
+    with _listeners_lock:
+        return list(_erase_listeners)
+
+
+async def announce_erased(report: EraseReport) -> None:
+    """After an erase whose caller has no channel at hand (a phrased quick exit, seen by the
+    tracker store): run the side effects, e.g. delete her recent Telegram messages."""
+    with _listeners_lock:
+        listeners = list(_erased_listeners)
+    for listener in listeners:
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        hook = getattr(module, "on_conversation_erased", None)
-        if hook is not None:
-            found.append(hook)
-    return found
+            await listener(report)
+        except Exception as exc:  # noqa: BLE001 - the erase itself is done; keep only the type
+            log.warning("erase side effect failed (%s)", type(exc).__name__)
 
 
 def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> EraseReport:

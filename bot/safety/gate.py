@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from bot import i18n
+from bot.handoff.relay import relay_inbound_if_active
 from bot.text import normalise
 
 log = logging.getLogger("haven.safety.gate")
@@ -87,13 +87,9 @@ def cover_text() -> str:
 
 
 def _handoff_relay() -> Any:
-    try:
-        module = importlib.import_module("bot.handoff.service")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.handoff.service":
-            raise
-        return None
-    return getattr(module, "relay_inbound_if_active", None)
+    """The handoff relay (a seam for tests); bot.handoff is imported at the top of this module
+    so that its erase listener is subscribed before the first quick exit of the process."""
+    return relay_inbound_if_active
 
 
 async def screen(inbound: Inbound) -> GateResult:

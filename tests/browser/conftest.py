@@ -122,7 +122,7 @@ def fake_provider(haven_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def live_console(db_url: str) -> Iterator[str]:
-    """The real console app (real bot.outbound) served by uvicorn on localhost."""
+    """The real console app (real channels.outbound) served by uvicorn on localhost."""
     import uvicorn
 
     from bot.console.app import ConsoleConfig, create_app

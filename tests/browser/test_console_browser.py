@@ -11,7 +11,7 @@ import pytest
 
 from bot import i18n
 from bot.handoff import service
-from bot.handoff.roster import add_shifts
+from bot.staff.roster import add_shifts
 from tests.browser.conftest import shot
 
 PHONE = "+15550100123"  # fictional (555-01xx), only ever seen by the fake provider
@@ -41,7 +41,7 @@ def test_officer_takes_replies_and_closes(db_url, fake_provider, live_console, d
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from bot.console.auth import create_officer
+    from bot.staff.credentials import create_officer
 
     officer = create_officer("wanjiru", "correct horse battery staple", display_name="Wanjiru", languages=["en", "sw"])
     now = datetime.now(timezone.utc)

@@ -1,4 +1,4 @@
-"""bot.outbound: officer replies through the conversation's own channel, opt-out and 24-hour window."""
+"""channels.outbound: officer replies through the conversation's own channel, opt-out and 24-hour window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.crypto import pseudonym
-from bot.outbound import send_to_conversation, whatsapp_window_open
+from channels.outbound import send_to_conversation, whatsapp_window_open
 from bot.safety.erase import erase_conversation
 from bot.settings import get_settings
 from bot.store.db import session_scope

@@ -63,7 +63,7 @@ def test_signed_webhook_gets_a_localised_reply(stack, channel: str, lang: str) -
 
 @pytest.mark.parametrize("channel", ["sms", "whatsapp", "telegram"])
 async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None:
-    from bot.store.tracker_store import EncryptedTrackerStore
+    from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 
     text_marker = secrets.token_hex(16)
     address = str(new_chat_id()) if channel == "telegram" else new_phone()
@@ -96,7 +96,7 @@ async def test_quick_exit_leaves_no_marker_anywhere(stack, channel: str) -> None
 
 async def test_phrased_quick_exit_on_telegram_erases_and_deletes_the_chat(stack) -> None:
     """'delete all this' goes through the NLU (intent quick_exit) and still deletes her messages."""
-    from bot.store.tracker_store import EncryptedTrackerStore
+    from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 
     chat = str(new_chat_id())
     send(stack, "telegram", chat, "hello")

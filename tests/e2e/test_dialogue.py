@@ -28,7 +28,7 @@ def test_test_stories_pass(stack, tmp_path: Path) -> None:
     endpoints = endpoints_for(int(stack.action_url.rsplit(":", 1)[1]), tmp_path)
     out = tmp_path / "results"
     result = subprocess.run(
-        [sys.executable, "-m", "bot.rasa_main", "test", "core", "--stories", "tests/stories",
+        [sys.executable, "-m", "bot.rasa_adapters.main", "test", "core", "--stories", "tests/stories",
          "--model", "models/haven.tar.gz", "--endpoints", endpoints, "--out", str(out),
          "--fail-on-prediction-errors", "--no-plot"],
         cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=900,

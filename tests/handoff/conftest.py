@@ -37,7 +37,7 @@ def engine(db_url: str) -> Any:
 
 @pytest.fixture
 def make_officer(engine: Any) -> Callable[..., OfficerHandle]:
-    from bot.console.auth import create_officer
+    from bot.staff.credentials import create_officer
 
     def make(role: str = "officer", languages: tuple[str, ...] = ("en",), team_id: Optional[int] = None,
              name: Optional[str] = None) -> OfficerHandle:
@@ -51,7 +51,7 @@ def make_officer(engine: Any) -> Callable[..., OfficerHandle]:
 @pytest.fixture
 def on_duty(engine: Any) -> Callable[..., None]:
     """Put an officer on the roster from an hour ago for the next few hours."""
-    from bot.handoff.roster import add_shifts
+    from bot.staff.roster import add_shifts
 
     def put(officer: OfficerHandle, languages: tuple[str, ...] = ("en",)) -> None:
         now = datetime.now(timezone.utc)
@@ -62,7 +62,7 @@ def on_duty(engine: Any) -> Callable[..., None]:
 
 @dataclass
 class FakeOutbound:
-    """Stands in for bot.outbound: records what would reach her phone."""
+    """Stands in for channels.outbound: records what would reach her phone."""
 
     window: bool = True
     fail: Optional[Exception] = None

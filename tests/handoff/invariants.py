@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
-from bot.console.models import AuditEntry
+from bot.staff.models import AuditEntry
 from bot.handoff.models import Handoff
 from bot.store.db import session_scope
 

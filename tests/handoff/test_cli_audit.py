@@ -11,9 +11,9 @@ import threading
 import pyotp
 from sqlalchemy import delete, select, update
 
-from bot.console import audit
-from bot.console.auth import authenticate
-from bot.console.models import AuditEntry
+from bot import audit
+from bot.staff.credentials import authenticate
+from bot.staff.models import AuditEntry
 from bot.handoff import service
 from bot.handoff.cli import register
 from bot.store.db import session_scope
@@ -137,7 +137,7 @@ def test_audit_chains_hold_under_concurrent_appends(db_url, engine):
 
 
 def test_totp_secrets_follow_a_master_key_rotation(db_url, engine, make_officer, monkeypatch):
-    from bot.console import auth
+    from bot.staff import credentials as auth
     from bot.settings import get_settings, new_key_b64
     from tests.conftest import TEST_KEYS
 

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.pool import QueuePool
 
-from bot.console import audit
+from bot import audit
 from bot.handoff import service
 from bot.handoff.models import CLOSED, OFFICER, Handoff, HandoffMessage
 from bot.store.db import get_engine, make_engine, session_scope

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot import i18n
-from bot.console import audit
+from bot import audit
 from bot.handoff import service
 from bot.handoff.models import HELD, SENT
 from tests.handoff.conftest import MARKER, csrf_of, login
@@ -159,3 +159,23 @@ async def test_waiting_survivors_are_told_when_nobody_can_answer(engine, outboun
     assert numbers("KE", "sw")["hotline_number"] in message["text"]
     assert [b["payload"] for b in message["buttons"]] == ["/stay_in_queue", "/leave_queue"]
     assert await jobs.send_notices_once(engine, outbound) == 0  # told once
+
+
+async def test_held_replies_go_through_the_registered_sender(engine, make_officer, client_for, outbound, monkeypatch):
+    """Without an explicit outbound, deliver_held uses the sender the channels registered (bot.ports)."""
+    from bot import ports
+
+    officer = make_officer()
+    client = client_for(officer)
+    hid = enqueue(engine, cid="conv-port", channel="whatsapp")
+    outbound.window = False
+    claim = client.post(f"/api/handoffs/{hid}/claim").json()
+    client.post(f"/api/handoffs/{hid}/reply", json={"version": claim["version"], "text": "held one"})
+    outbound.window, outbound.sent = True, []
+    relayed = service.append_survivor_message("conv-port", "back", engine=engine)
+    monkeypatch.setattr(ports, "_sender", None)
+    await service.deliver_held(relayed.handoff_id, relayed.held_seqs)  # no sender: nothing sent, still held
+    assert outbound.texts() == []
+    ports.register_sender(outbound)
+    await service.deliver_held(relayed.handoff_id, relayed.held_seqs)
+    assert outbound.texts() == ["held one"]

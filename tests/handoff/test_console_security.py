@@ -11,8 +11,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.console.app import _check_deny_by_default
-from bot.console.models import ConsoleSession
-from bot.console.sessions import token_id
+from bot.staff.models import ConsoleSession
+from bot.staff.sessions import token_id
 from bot.console.web import SESSION_COOKIE
 from bot.handoff import service
 from bot.store.db import session_scope

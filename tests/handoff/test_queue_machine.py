@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import delete
 
-from bot.console.models import AuditEntry
+from bot.staff.models import AuditEntry
 from bot.handoff import service
 from bot.handoff.models import PRIORITIES, Handoff, HandoffMessage
 from bot.store.db import session_scope

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.console import audit
-from bot.console.models import AuditEntry
+from bot import audit
+from bot.staff.models import AuditEntry
 from bot.handoff import queue, service
 from bot.handoff.models import CLAIMED, CLOSED, QUEUED, Handoff, HandoffMessage
 from bot.safety.gate import Inbound
@@ -83,7 +83,7 @@ def test_lapsed_lease_is_claimable_before_the_expiry_job(engine, make_officer):
 
 
 def test_release_and_transfer(engine, make_officer):
-    from bot.handoff.roster import add_team
+    from bot.staff.roster import add_team
 
     a, b = make_officer(), make_officer()
     team = add_team("north", engine)

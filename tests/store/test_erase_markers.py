@@ -15,7 +15,7 @@ from bot.crypto import get_or_create_cipher, load_cipher
 from bot.safety.erase import erase_conversation
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Contact, TelegramMessage
-from bot.store.tracker_store import EncryptedTrackerStore
+from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 from tests.dbfiles import raw_bytes
 
 DOMAIN = Domain.from_yaml(
@@ -39,7 +39,7 @@ async def test_markers_readable_before_and_gone_after_erase(db_url: str) -> None
         s.add(TelegramMessage(conversation_id=conv, direction="in", message_id_ct=cipher.encrypt_text(chat_m, "telegram_messages|in")))
 
     # A live officer chat: her message and the officer's reply in the encrypted transcript.
-    from bot.console.auth import create_officer
+    from bot.staff.credentials import create_officer
     from bot.handoff import service as handoff
 
     engine = get_engine(db_url)

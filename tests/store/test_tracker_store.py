@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from bot.safety.erase import erase_conversation
 from bot.store.db import get_engine, session_scope
 from bot.store.models import TrackerEvent
-from bot.store.tracker_store import EncryptedTrackerStore
+from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """
@@ -96,6 +96,28 @@ async def test_quick_exit_turn_erases_instead_of_saving(db_url: str) -> None:
     await store.save(tracker)
     assert await store.retrieve("conv-4") is None
     assert marker.encode() not in _raw_dump(db_url)
+
+
+async def test_quick_exit_turn_announces_the_erase(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The side effects (Telegram deletion) subscribe to the erase event; the store imports none."""
+    from bot.safety import erase
+
+    monkeypatch.setattr(erase, "_erased_listeners", [])
+    reports: list[erase.EraseReport] = []
+
+    async def listener(report: erase.EraseReport) -> None:
+        reports.append(report)
+
+    erase.add_erased_listener(listener)
+    store = _store(db_url)
+    tracker = await store.get_or_create_tracker("conv-6")
+    tracker.update(UserUttered("hello", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)
+    assert reports == []  # an ordinary turn announces nothing
+    tracker.update(UserUttered("delete all this", {"name": "quick_exit", "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_quick_exit"))
+    await store.save(tracker)
+    assert [r.conversation_id for r in reports] == ["conv-6"] and reports[0].had_key
 
 
 def test_rasa_loads_store_from_endpoint_config(haven_env) -> None:

@@ -11,12 +11,12 @@ from bot.settings import ROOT
 
 def test_danger_backstop_runs_after_every_classifier_including_fallback() -> None:
     names = [c["name"] for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]]
-    assert names[-1] == "bot.rasa_components.DangerBackstop"
-    assert names.index("FallbackClassifier") < names.index("bot.rasa_components.DangerBackstop")
+    assert names[-1] == "bot.rasa_adapters.components.DangerBackstop"
+    assert names.index("FallbackClassifier") < names.index("bot.rasa_adapters.components.DangerBackstop")
 
 
 def test_backstop_overrides_model_and_fallback_but_not_button_payloads() -> None:
-    from bot.rasa_components import DangerBackstop
+    from bot.rasa_adapters.components import DangerBackstop
 
     flagged = Message({TEXT: "HE HAS A KNIFE!!", INTENT: {"name": "nlu_fallback", "confidence": 0.35},
                        INTENT_RANKING_KEY: [{"name": "disclose_abuse", "confidence": 0.5}]})

@@ -14,7 +14,7 @@ LOOSE = {"responses": [{"text": 5}], "events": []}  # Rasa's schema does not typ
 
 
 def test_same_verdicts_as_rasas_own_validation() -> None:
-    from bot.rasa_patches import install
+    from bot.rasa_adapters.patches import install
 
     schema = RemoteAction.action_response_format_spec()
     install()

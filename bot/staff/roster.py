@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.console.models import Officer
+from bot.staff.models import Officer
 from bot.handoff.models import RosterShift, Team
 from bot.store.db import session_scope
 from bot.store.models import utcnow
@@ -42,7 +42,7 @@ def add_team(name: str, engine: Optional[Engine] = None, actor_id: Optional[int]
         team = Team(name=name, created_at=utcnow())
         session.add(team)
         session.flush()
-        from bot.console import audit
+        from bot import audit
 
         audit.append(
             session, "team_add", actor_type="officer" if actor_id else "cli", actor_id=actor_id, team_id=int(team.id)
@@ -104,7 +104,7 @@ def add_shifts(
                 session.add(shift)
                 session.flush()
                 ids.append(int(shift.id))
-        from bot.console import audit
+        from bot import audit
 
         audit.append(
             session, "roster_add", actor_type="officer" if actor_id else "cli", actor_id=actor_id, target_id=officer_id
@@ -119,7 +119,7 @@ def remove_shift(shift_id: int, actor_id: Optional[int] = None, engine: Optional
             return False
         officer_id = shift.officer_id
         session.execute(delete(RosterShift).where(RosterShift.id == shift_id))
-        from bot.console import audit
+        from bot import audit
 
         audit.append(
             session, "roster_remove", actor_type="officer" if actor_id else "cli", actor_id=actor_id, target_id=officer_id

@@ -16,7 +16,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.console.models import ConsoleSession, Officer
+from bot.staff.models import ConsoleSession, Officer
 from bot.store.db import session_scope
 from bot.store.models import utcnow
 
@@ -87,6 +87,16 @@ def load(token: Optional[str], engine: Optional[Engine] = None, now: Optional[da
         with session_scope(engine) as session:
             session.execute(update(ConsoleSession).where(ConsoleSession.id == sid).values(last_seen_at=now))
     return info
+
+
+def still_live(session_id: str, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> bool:
+    """Whether a session is still live (not revoked, idle or past its absolute end); no touch."""
+    with session_scope(engine) as session:
+        row = session.get(ConsoleSession, session_id)
+        now = now or utcnow()
+        return bool(
+            row and row.revoked_at is None and now < row.expires_at and now - row.last_seen_at < IDLE_TIMEOUT
+        )
 
 
 def revoke(session_id: str, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> None:

@@ -3,7 +3,7 @@
 Nothing here holds survivor content. The TOTP secret is encrypted at rest under a key derived
 from the master key (bound to the officer's row); passwords are Argon2id hashes; session and
 throttling rows store only hashes of tokens and usernames. The audit log is append-only and
-hash-chained (see bot.console.audit).
+hash-chained (see bot.audit).
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Send messages to a conversation outside a Rasa turn (officer replies from the console).
 
+The channels' side of the core's `bot.ports.Sender`: `register()` (called at start-up by each
+process that sends: the Rasa server and the console) installs `SENDER` and subscribes the
+Telegram deletion to bot.safety.erase's "erased" event.
+
 `send_to_conversation` looks up the contact, decrypts the reply address and sends through the
 conversation's own channel, respecting opt-out, quick exit and the WhatsApp 24-hour window.
 Errors are the typed ones of `channels.errors`: ContactStopped (opted out, erased, blocked),
@@ -13,6 +17,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from bot import ports
+from bot.safety import erase
 from bot.settings import Settings, get_settings
 from bot.store.models import utcnow
 
@@ -91,17 +97,40 @@ async def send_to_conversation(conversation_id: str, messages: Sequence[Mapping[
     return Delivery(info.channel, len(output.sent))
 
 
-async def delete_telegram_messages(report: Any) -> None:
+async def delete_telegram_messages(report: erase.EraseReport) -> None:
     """After an erase that did not come through the Telegram channel's own quick exit (a phrased
     "delete all this", handled by Rasa): delete the chat's recent messages on her phone too."""
     from channels.errors import ChannelError
-    from channels.telegram_api import TelegramApi
 
     ids = list(getattr(report, "telegram_message_ids", []) or [])
     chat_id = getattr(report, "telegram_chat_id", None)
     if not ids or not chat_id or not get_settings().telegram_enabled:
         return
     try:
-        await TelegramApi.from_settings().delete_messages(chat_id, ids)
+        await SENDER.delete_telegram_messages(chat_id, ids)
     except ChannelError as exc:
         log.warning("telegram: deletion after a phrased quick exit failed (%s)", type(exc).__name__)
+
+
+class ChannelSender:
+    """`bot.ports.Sender` over the provider channels (SMS, WhatsApp, Telegram)."""
+
+    async def send_to_conversation(self, conversation_id: str, messages: Sequence[Mapping[str, Any]]) -> Delivery:
+        return await send_to_conversation(conversation_id, messages)
+
+    def whatsapp_window_open(self, conversation_id: str) -> bool:
+        return whatsapp_window_open(conversation_id)
+
+    async def delete_telegram_messages(self, chat_id: str, message_ids: Sequence[int]) -> None:
+        from channels.telegram_api import TelegramApi
+
+        await TelegramApi.from_settings().delete_messages(chat_id, list(message_ids))
+
+
+SENDER = ChannelSender()
+
+
+def register() -> None:
+    """Start-up wiring: the core sends through SENDER; a phrased quick exit deletes Telegram messages."""
+    ports.register_sender(SENDER)
+    erase.add_erased_listener(delete_telegram_messages)

@@ -24,9 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.console import audit
-from bot.console.keys import keyring, seal, unseal
-from bot.console.models import ROLES, LoginFailure, Officer, UsedTotp
+from bot import audit
+from bot.staff.keys import keyring, seal, unseal
+from bot.staff.models import ROLES, LoginFailure, Officer, UsedTotp
 from bot.crypto import keyed_hash
 from bot.store.db import session_scope
 from bot.store.models import utcnow
@@ -176,7 +176,7 @@ def find_officer(session: Session, username: str) -> Optional[Officer]:
 
 def disable_officer(username: str, actor_id: Optional[int] = None, engine: Optional[Engine] = None) -> bool:
     """Disable an account: its sessions end and its claims lapse back to the queue at lease end."""
-    from bot.console.sessions import revoke_all
+    from bot.staff.sessions import revoke_all
 
     with session_scope(engine, immediate=True) as session:
         officer = find_officer(session, username)
@@ -191,7 +191,7 @@ def disable_officer(username: str, actor_id: Optional[int] = None, engine: Optio
 
 def reset_totp(username: str, actor_id: Optional[int] = None, engine: Optional[Engine] = None) -> Optional[NewOfficer]:
     """New TOTP secret (old codes stop working; sessions end); None if there is no such officer."""
-    from bot.console.sessions import revoke_all
+    from bot.staff.sessions import revoke_all
 
     secret = pyotp.random_base32()
     with session_scope(engine, immediate=True) as session:

@@ -1,6 +1,6 @@
 """Rasa tracker store that encrypts every event under the conversation's data key.
 
-Referenced from endpoints.yml as `bot.store.tracker_store.EncryptedTrackerStore`. Event JSON
+Referenced from endpoints.yml as `bot.rasa_adapters.tracker_store.EncryptedTrackerStore`. Event JSON
 (which holds her words, entities and slot values) is stored only as AES-GCM ciphertext bound to
 its row; intent and action names stay clear for content-free statistics. Database work runs in a
 worker thread so the Rasa event loop is never blocked.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Iterable, List, Optional, Text
+from typing import Any, Iterable, List, Optional, Text, cast
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
@@ -25,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
+import bot.handoff  # noqa: F401 - subscribes the handoff erase listener (a quick exit closes it)
 from bot.crypto import DecryptionError, get_or_create_cipher, load_cipher
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Erasure, TrackerEvent
@@ -118,14 +119,13 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         await self.stream_events(tracker)
         quick_exit = await asyncio.to_thread(self._save_sync, tracker.sender_id, list(tracker.events))
         if quick_exit:
-            from bot.outbound import delete_telegram_messages
-            from bot.safety.erase import erase_conversation
+            from bot.safety.erase import announce_erased, erase_conversation
 
             report = await asyncio.to_thread(erase_conversation, tracker.sender_id, self._engine)
-            await delete_telegram_messages(report)  # as the channel does for "##" and /exit
+            await announce_erased(report)  # Telegram deletion, as the channel does for "##" and /exit
 
     # ------------------------------------------------------------------ retrieve
-    def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict]:
+    def _load_sync(self, conversation_id: str, all_sessions: bool) -> List[dict[str, Any]]:
         with session_scope(self._engine) as session:
             rows = self._session_events(session, conversation_id, all_sessions)
             if not rows:
@@ -143,14 +143,14 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                 except DecryptionError:
                     log.error("a tracker event failed authentication and was skipped (id=%s)", row.id)
                     continue
-                events.append(json.loads(plain))
+                events.append(cast(dict[str, Any], json.loads(plain)))
             return events
 
     async def _retrieve(self, conversation_id: Text, all_sessions: bool) -> Optional[DialogueStateTracker]:
         events = await asyncio.to_thread(self._load_sync, conversation_id, all_sessions)
         if not events:
             return None
-        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+        return cast(DialogueStateTracker, DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots))
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         return await self._retrieve(sender_id, all_sessions=False)

@@ -1,6 +1,6 @@
 """Rasa lock store chosen by configuration: Redis when HAVEN_REDIS_URL is set, else in-memory.
 
-Referenced from endpoints.yml (`type: bot.store.lock_store.HavenLockStore`) so the same file serves
+Referenced from endpoints.yml (`type: bot.rasa_adapters.lock_store.HavenLockStore`) so the same file serves
 the embedded default (one Rasa process) and a scale-out deployment (several Rasa replicas).
 """
 

@@ -29,8 +29,8 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.console.keys import derive, keyring
-from bot.console.models import AuditEntry
+from bot.staff.keys import derive, keyring
+from bot.staff.models import AuditEntry
 from bot.crypto import DecryptionError, KeyRing
 from bot.store.db import get_engine, session_scope
 from bot.store.models import utcnow

@@ -1,0 +1,30 @@
+"""Entry point for the Rasa server process: install log redaction, then run Rasa's CLI.
+
+`python -m bot.rasa_adapters.main run ...` (what `haven run` starts). For a serving command it
+also wires the process: Rasa patches, and the channels' sender for the core (bot.ports).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> None:
+    from bot.logging_setup import install_redaction
+
+    install_redaction()  # before Rasa is imported: it reads FORCE_JSON_LOGGING at import time
+    if argv[:1] in (["run"], ["test"], ["shell"]):
+        from bot.rasa_adapters.patches import install
+
+        install()
+        from channels.outbound import register
+
+        register()  # officer replies held for her WhatsApp window; Telegram deletion on erase
+    from rasa.__main__ import main as rasa_cli
+
+    sys.argv = ["rasa", *argv]
+    rasa_cli()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
