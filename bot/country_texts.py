@@ -1,0 +1,88 @@
+"""Which text to send for what Haven knows about her country (used by the /nlg endpoint).
+
+A response that gives numbers has variants in locales/<lang>/country.yml: her country's line
+(called confidential only where the source says so), only the emergency number when no support
+line is verified, and, when her country is unknown, the emergency numbers of the countries the
+deployment serves in one line plus the country question with one tap per country. No text
+presents one country's number as hers unless her country is known.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional
+
+from bot import countries, i18n
+
+COUNTRY_QUESTION = "utter_country_question"
+DANGER_QUESTION = "utter_country_question_danger"
+CHOOSE_COUNTRY = "/choose_country"
+LOCAL_EMERGENCY = "country_local_emergency"  # "the local emergency number"
+
+
+def country_buttons(language: str) -> list[dict[str, str]]:
+    """One button per served country (her language's countries first)."""
+    return [
+        {"title": countries.name(code, language), "payload": CHOOSE_COUNTRY + json.dumps({"country": code})}
+        for code in countries.listed(language)
+    ]
+
+
+def _variant(name: str, known: countries.Known) -> str:
+    """The response to render instead of `name` (or `name` itself)."""
+    entry = known.entry
+    line = bool(entry.get("gbv_hotline"))
+    confidential = line and entry.get("gbv_confidential") is True
+    if known.code is None:
+        return {
+            "utter_emergency": "country_emergency_multi" if countries.emergency_list("en") else name,
+            "utter_danger_followup": DANGER_QUESTION,
+            "utter_hotlines": "country_hotlines_multi",
+            "utter_helper_support": "country_helper_unknown",
+            "utter_reporting_info": "country_reporting_general",
+        }.get(name, name)
+    if name == "utter_danger_followup":
+        return "country_danger_followup_confidential" if confidential else "country_danger_followup_line" if line else "country_danger_followup_no_line"
+    if name == "utter_hotlines":
+        return "country_hotlines_confidential" if confidential else "country_hotlines_line" if line else "country_hotlines_emergency"
+    if name == "utter_helper_support":
+        return "country_helper_line" if line else "country_helper_no_line"
+    if name == "utter_reporting_info":
+        if entry.get("unit") and entry.get("report_online"):
+            return "country_reporting_unit_online"
+        return "country_reporting_unit" if entry.get("unit") else "country_reporting_general"
+    return name
+
+
+def _args(known: countries.Known, language: str) -> dict[str, str]:
+    args = countries.numbers(known.code, language)
+    if known.code is None:
+        # Any other text that needs a number: the served countries' numbers, each with its country.
+        args["emergency_list"] = countries.emergency_list(language)
+        hotlines = [c for c in countries.served() if (countries.get(c) or {}).get("gbv_hotline")]
+        hotline_list = " · ".join(f"{countries.name(c, language)} {countries.get(c)['gbv_hotline']}" for c in countries.listed(language, hotlines))  # type: ignore[index]
+        args["emergency_number"] = args["emergency_list"]
+        args["hotline_number"] = hotline_list or args["emergency_list"]
+    if not args["emergency_number"]:
+        args["emergency_number"] = i18n.text(LOCAL_EMERGENCY, language)
+    if not args["hotline_number"]:
+        args["hotline_number"] = args["emergency_number"]
+    return args
+
+
+def choose(name: str, slots: Mapping[str, Any], language: str) -> tuple[str, dict[str, str], list[dict[str, str]]]:
+    """(response to render, template arguments, extra leading buttons) for her country."""
+    known = countries.resolve(slots.get("country"), slots.get("country_source"))
+    chosen = _variant(name, known)
+    buttons = country_buttons(language) if chosen in (DANGER_QUESTION, COUNTRY_QUESTION, "country_hotlines_multi", "country_helper_unknown") else []
+    return chosen, _args(known, language), buttons
+
+
+def render(name: str, slots: Mapping[str, Any], language: str, channel: Optional[str], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Render `name` (or its country variant) with her country's numbers and any country buttons."""
+    chosen, args, extra = choose(name, slots, language)
+    args.update({k: v for k, v in arguments.items() if v is not None})
+    reply = i18n.render(chosen, language, channel, **args)
+    if extra:
+        reply["buttons"] = extra + list(reply.get("buttons") or [])
+    return reply
