@@ -86,9 +86,9 @@ async def send_line(
     """Send one of the bot's own lines (only inside an open window); True if sent."""
     if outbound is None or not await window_open(outbound, conversation_id, channel):
         return False
-    from bot import i18n
+    from bot import country_texts
 
-    message = i18n.render(response, language, channel, **country_args(country, language), **args)
+    message = country_texts.render(response, {"country": country}, language, channel, args)
     try:
         await outbound.send_to_conversation(conversation_id, [message])
     except Exception as exc:  # noqa: BLE001
