@@ -54,6 +54,7 @@ def _variant(name: str, known: countries.Known, arguments: Mapping[str, Any]) ->
             "utter_hotlines": "country_hotlines_multi",
             "utter_helper_support": "country_helper_unknown",
             "utter_reporting_info": "country_reporting_general",
+            "utter_country_set": COUNTRY_QUESTION,
         }.get(name, name)
     given_line = arguments.get("hotline_number")
     if name in NO_LINE and not line and not given_line:
@@ -75,6 +76,8 @@ def _variant(name: str, known: countries.Known, arguments: Mapping[str, Any]) ->
     if name == "utter_reporting_info":
         if entry.get("unit") and entry.get("report_online"):
             return "country_reporting_unit_online"
+        if entry.get("report_online"):
+            return "country_reporting_online"
         return "country_reporting_unit" if entry.get("unit") else "country_reporting_general"
     return name
 
