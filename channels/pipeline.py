@@ -293,8 +293,8 @@ class HavenChannel(InputChannel):
 
         await self.resolve_payload(request, conversation_id, parsed)
         metadata: dict[str, Any] = {"language_hint": parsed.language_hint, "country": recorded.country, "channel": name}
-        if recorded.country and self.country_source:
-            metadata["country_source"] = self.country_source
+        if recorded.country and self.country_source not in (None, "phone"):
+            metadata["country_source"] = self.country_source  # absent: her phone number's country
         if parsed.location is not None:
             metadata["location"] = {"lat": parsed.location[0], "lon": parsed.location[1]}
         inbound = Inbound(
