@@ -21,7 +21,7 @@ REQUIRED = {
                                                  "EC", "PE", "BO", "CL", "AR", "PY", "UY"},
 }
 TEXT_FIELDS = ("unit", "report_online")
-CONFIDENTIAL_WORDS = re.compile(r"confidential|anonymous|anonyme|an[oó]nim|confidencial|sigilos", re.IGNORECASE)
+CONFIDENTIAL_WORDS = re.compile(r"confidential|anonym|an[oó]nim|confidencial|sigilos", re.IGNORECASE)
 
 
 def problems(entries: dict[str, Any]) -> list[str]:
