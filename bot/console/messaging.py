@@ -36,15 +36,6 @@ def default_outbound() -> Optional[Outbound]:
         return None
 
 
-def country_args(country: Optional[str], language: str = "en") -> dict[str, str]:
-    """{emergency_number, hotline_number, country_name} for her country (bot.countries)."""
-    try:
-        countries = importlib.import_module("bot.countries")
-        return dict(countries.numbers(country, language))
-    except ModuleNotFoundError:
-        return {"emergency_number": "", "hotline_number": "", "country_name": ""}
-
-
 async def window_open(outbound: Optional[Outbound], conversation_id: str, channel: str) -> bool:
     if channel != "whatsapp":
         return True
