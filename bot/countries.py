@@ -84,7 +84,7 @@ def country_of_number(e164: str) -> Optional[str]:
     region = phonenumbers.region_code_for_number(number)
     if region and region != "ZZ":
         return str(region)
-    regions = phonenumbers.region_codes_for_country_code(number.country_code)
+    regions = phonenumbers.region_codes_for_country_code(number.country_code or 0)
     return str(regions[0]) if len(regions) == 1 and regions[0] != "ZZ" else None
 
 
@@ -142,5 +142,6 @@ def listed(language: str, among: Optional[Sequence[str]] = None, limit: int = MA
 
 def emergency_list(language: str, among: Optional[Iterable[str]] = None) -> str:
     """'Kenya 999 · Tanzania 112': the served countries that have a verified emergency number."""
-    with_number = [c for c in (among if among is not None else served()) if (get(c) or {}).get("emergency")]
-    return " · ".join(f"{name(c, language)} {get(c)['emergency']}" for c in listed(language, with_number))
+    numbers = {c: str((get(c) or {}).get("emergency") or "") for c in (among if among is not None else served())}
+    with_number = [c for c, number in numbers.items() if number]
+    return " · ".join(f"{name(c, language)} {numbers[c]}" for c in listed(language, with_number))

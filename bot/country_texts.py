@@ -87,8 +87,9 @@ def _args(known: countries.Known, language: str) -> dict[str, str]:
     if known.code is None:
         # Any other text that needs a number: the served countries' numbers, each with its country.
         args["emergency_list"] = countries.emergency_list(language)
-        hotlines = [c for c in countries.served() if (countries.get(c) or {}).get("gbv_hotline")]
-        hotline_list = " · ".join(f"{countries.name(c, language)} {countries.get(c)['gbv_hotline']}" for c in countries.listed(language, hotlines))  # type: ignore[index]
+        lines = {c: str((countries.get(c) or {}).get("gbv_hotline") or "") for c in countries.served()}
+        hotlines = [c for c, number in lines.items() if number]
+        hotline_list = " · ".join(f"{countries.name(c, language)} {lines[c]}" for c in countries.listed(language, hotlines))
         args["emergency_number"] = args["emergency_list"]
         args["hotline_number"] = hotline_list or args["emergency_list"]
     if not args["emergency_number"]:
