@@ -85,7 +85,7 @@ def cover_text(language: Optional[str] = None) -> str:
     from bot.settings import get_settings
 
     settings = get_settings()
-    lang = language if i18n.supported(language) else i18n.DEFAULT_LANGUAGE
+    lang = str(language) if language and i18n.supported(language) else i18n.DEFAULT_LANGUAGE
     if lang in settings.cover_texts:
         return settings.cover_texts[lang]
     if settings.cover_text is not None:
