@@ -1,14 +1,23 @@
-"""Per-turn context: language (choice > sticky detection > channel hint), country, risk."""
+"""Per-turn context: language (choice > sticky detection > greeting > channel hint > her country's
+language), country (choice > phone > place or pin > Telegram region > single deployment country), risk."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import asyncio
+from functools import lru_cache
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Text
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import i18n
+from bot import countries, country_detect, i18n
+from bot.settings import ROOT
+from bot.text import normalise
+
+GREETINGS_FILE = ROOT / "data" / "greetings.yml"
+CHOOSE_COUNTRY = "/choose_country"  # the country question's buttons (bot.country_texts)
 
 RISK_BY_INTENT = {"immediate_danger": "danger", "disclose_abuse": "disclosed"}
 
@@ -31,15 +40,35 @@ def chosen_language(tracker: Tracker) -> Optional[str]:
     return None
 
 
+@lru_cache(maxsize=1)
+def greetings() -> dict[str, frozenset[str]]:
+    """Short greetings per language (data/greetings.yml), normalised."""
+    with GREETINGS_FILE.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    return {lang: frozenset(normalise(w) for w in words) for lang, words in (data.get("greetings") or {}).items()}
+
+
+def greeting_language(text: str, prior: Sequence[str] = ()) -> Optional[str]:
+    """The language of a short greeting: the only one it belongs to, or the first of `prior`
+    (her country's languages) among several."""
+    norm = normalise(text)
+    langs = [lang for lang, words in greetings().items() if norm in words and i18n.supported(lang)]
+    for lang in prior:
+        if lang in langs:
+            return lang
+    return langs[0] if len(langs) == 1 else None
+
+
 def _hint(value: Any) -> Optional[str]:
     code = str(value or "").split("-")[0].split("_")[0].lower()
     return code if i18n.supported(code) else None
 
 
-def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
+def decide_language(tracker: Tracker, country: Optional[str] = None) -> List[Dict[Text, Any]]:
     """Slot events for the conversation language. Explicit choice is sticky. Detection switches on a
     confident, long-enough message, and an established language only when two messages in a row
-    agree. With no language yet: a channel hint, then a tentative guess, then the default."""
+    agree. With no language yet: a short greeting's language (her country's among several), a
+    tentative guess, a channel hint, her country's main language, then the default."""
     current = tracker.get_slot("language")
     source = tracker.get_slot("language_source")
     choice = chosen_language(tracker)
@@ -59,13 +88,81 @@ def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
         if detection.language and source != "choice" and detection.language != current:
             if not established or previous_guess == detection.language:
                 return events + [SlotSet("language", detection.language), SlotSet("language_source", "detected")]
+        prior = countries.languages(country)
+        greeting = greeting_language(text, prior) if unset else None
+        if greeting:
+            return events + [SlotSet("language", greeting), SlotSet("language_source", "greeting")]
         if unset and not hint and detection.tentative:
             return events + [SlotSet("language", detection.tentative), SlotSet("language_source", "detected")]
-    if (unset or source == "default") and hint and hint != current:
+    if (unset or source in ("default", "country")) and hint and hint != current:
         return events + [SlotSet("language", hint), SlotSet("language_source", "channel")]
     if unset:
+        prior_language = next((lang for lang in countries.languages(country) if i18n.supported(lang)), None)
+        if prior_language:
+            return events + [SlotSet("language", prior_language), SlotSet("language_source", "country")]
         return events + [SlotSet("language", i18n.DEFAULT_LANGUAGE), SlotSet("language_source", "default")]
     return events
+
+
+def _asked_country(tracker: Tracker) -> bool:
+    """Whether Haven's last message before her latest one was the country question."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            buttons = (event.get("data") or {}).get("buttons") or []
+            return any(str(b.get("payload") or "").startswith(CHOOSE_COUNTRY) for b in buttons)
+    return False
+
+
+def chosen_country(tracker: Tracker) -> Optional[str]:
+    """The country she chose: a country button (choose_country) or, answering the question, a
+    country or place she names."""
+    if (tracker.latest_message.get("intent") or {}).get("name") == "choose_country":
+        for entity in tracker.latest_message.get("entities") or []:
+            if entity.get("entity") == "country" and countries.get(str(entity.get("value"))):
+                return str(entity["value"]).upper()
+        return None
+    text = str(tracker.latest_message.get("text") or "")
+    if text and _asked_country(tracker):
+        return country_detect.named_country(text, tracker.get_slot("language"))
+    return None
+
+
+def _candidates(tracker: Tracker, source: Optional[str]) -> Iterator[tuple[Optional[str], str]]:
+    """Country candidates this turn, strongest first; the gazetteer is asked only when needed."""
+    metadata = latest_metadata(tracker)
+    yield chosen_country(tracker), "choice"
+    channel_country = str(metadata.get("country") or "").upper()
+    floor = source
+    if len(channel_country) == 2 and countries.get(channel_country):
+        channel_source = str(metadata.get("country_source") or "phone")
+        floor = channel_source if countries.stronger(channel_source, source) else source
+        yield channel_country, channel_source
+    if not countries.stronger("place", floor):
+        return  # her phone's country (or her choice) outranks any place she names
+    location = metadata.get("location")
+    if isinstance(location, dict) and location.get("lat") is not None and location.get("lon") is not None:
+        yield country_detect.pin_country(float(location["lat"]), float(location["lon"])), "place"
+    text = str(tracker.latest_message.get("text") or "")
+    if text and not text.startswith("/"):
+        yield country_detect.named_country(text, tracker.get_slot("language")), "place"
+
+
+def decide_country(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """Slot events for her country: the strongest source this turn that may replace the current one."""
+    current, source = tracker.get_slot("country"), tracker.get_slot("country_source")
+    valid = [(code, how) for code, how in _candidates(tracker, source)
+             if code and countries.get(code) and countries.stronger(how, source)]
+    if not valid:
+        return []
+    code, how = min(valid, key=lambda c: countries.SOURCES.index(c[1]))
+    if code == current and how == source:
+        return []
+    return [SlotSet("country", code), SlotSet("country_source", how)]
 
 
 class ActionReadContext(Action):
@@ -75,10 +172,9 @@ class ActionReadContext(Action):
         return "action_read_context"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        events = decide_language(tracker)
-        country = str(latest_metadata(tracker).get("country") or "").upper()
-        if len(country) == 2 and country != tracker.get_slot("country"):
-            events.append(SlotSet("country", country))
+        country_events = await asyncio.to_thread(decide_country, tracker)  # the gazetteer blocks
+        country = next((e["value"] for e in country_events if e.get("name") == "country"), tracker.get_slot("country"))
+        events = decide_language(tracker, country) + country_events
         duress = latest_metadata(tracker).get("duress")
         if isinstance(duress, bool) and duress != bool(tracker.get_slot("duress")):
             events.append(SlotSet("duress", duress))

@@ -21,7 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import i18n
+from bot import countries, i18n
 from bot.directory import finder
 
 SLOTS = ("services_location", "services_query", "services_results", "services_choices")
@@ -74,7 +74,19 @@ def send(reply: finder.Reply, dispatcher: CollectingDispatcher, tracker: Tracker
         name = args.pop("response")
         buttons = args.pop("buttons", None)
         dispatcher.utter_message(response=name, buttons=buttons, **args)
-    return [SlotSet(name, value) for name, value in reply.slots.items() if tracker.get_slot(name) != value]
+    events = [SlotSet(name, value) for name, value in reply.slots.items() if tracker.get_slot(name) != value]
+    return events + _country_from_location(reply.slots.get("services_location"), tracker)
+
+
+def _country_from_location(location: Any, tracker: Tracker) -> List[Dict[Text, Any]]:
+    """Where she is tells her country, unless a stronger source (her choice, her phone) set it."""
+    code = location.get("country") if isinstance(location, dict) else None
+    source = tracker.get_slot("country_source")
+    if not code or not countries.get(code) or not countries.stronger("place", source):
+        return []
+    if code == tracker.get_slot("country") and source == "place":
+        return []
+    return [SlotSet("country", code), SlotSet("country_source", "place")]
 
 
 class _FinderStep:

@@ -2,14 +2,15 @@
 
 Rasa POSTs {"response", "arguments", "tracker", "channel": {"name"}} for every bot message;
 we answer {"text", "buttons", "custom"} in the conversation's `language` slot, shaped by channel,
-with the country's emergency and hotline numbers available to every template.
+with the country's emergency and hotline numbers available to every template (bot.country_texts
+picks the variant for what is known about her country).
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bot import countries, i18n
+from bot import country_texts, i18n
 
 COVER_RESPONSE = "utter_cover"
 # Duress mode (a wrong code word): every reply is bland; the emergency number stays reachable.
@@ -23,15 +24,13 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
     tracker = body.get("tracker") or {}
     slots = tracker.get("slots") or {}
     channel = (body.get("channel") or {}).get("name")
-    language = slots.get("language") if i18n.supported(slots.get("language")) else i18n.DEFAULT_LANGUAGE
+    language = str(slots.get("language")) if i18n.supported(slots.get("language")) else i18n.DEFAULT_LANGUAGE
     if name == COVER_RESPONSE:
         from bot.safety.gate import cover_text
 
-        return {"text": cover_text(), "buttons": [], "language": language}
+        return {"text": cover_text(language), "buttons": [], "language": language}
     if slots.get("duress"):
         name = NEUTRAL_FOR.get(name, NEUTRAL_DEFAULT)
-    args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
-    args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
-    reply = i18n.render(name, language, channel, **args)
+    reply = country_texts.render(name, slots, language, channel, body.get("arguments") or {})
     reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
     return reply

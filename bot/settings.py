@@ -73,7 +73,12 @@ class Settings:
     sms_max_segments: int = 4
     retention_days: int = 30
     cover_text: Optional[str] = None
+    # Per-language quick-exit cover text (HAVEN_COVER_TEXT_FR, ...); "" sends nothing in that language.
+    cover_texts: Mapping[str, str] = field(default_factory=dict)
     default_country: str = "KE"
+    # The countries this deployment serves (HAVEN_COUNTRIES). Only a single-country deployment
+    # answers with its country's numbers before a conversation's country is known.
+    countries: tuple[str, ...] = ("KE",)
     rasa_url: str = "http://127.0.0.1:5005"
     action_url: str = "http://127.0.0.1:5055"
     console_port: int = 8080
@@ -103,6 +108,17 @@ class Settings:
     def with_overrides(self, **kwargs: object) -> "Settings":
         """A copy with some fields replaced (tests)."""
         return replace(self, **kwargs)  # type: ignore[arg-type]
+
+
+def _country_list(raw: Optional[str], default: str) -> tuple[str, ...]:
+    """HAVEN_COUNTRIES 'KE, TZ,ug' -> ('KE', 'TZ', 'UG'); unset: the default country alone."""
+    if not raw:
+        return (default,)
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in raw.split(",") if c.strip()))
+    bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+    if bad or not codes:
+        raise SettingsError("HAVEN_COUNTRIES must be comma-separated ISO 3166-1 alpha-2 codes")
+    return codes
 
 
 def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: object) -> Settings:
@@ -163,7 +179,10 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         sms_max_segments=integer("HAVEN_SMS_MAX_SEGMENTS", 4),
         retention_days=integer("HAVEN_RETENTION_DAYS", 30),
         cover_text=env.get("HAVEN_COVER_TEXT"),
+        cover_texts={lang: env[f"HAVEN_COVER_TEXT_{lang.upper()}"] for lang in SUPPORTED_LANGUAGES
+                     if f"HAVEN_COVER_TEXT_{lang.upper()}" in env},
         default_country=(get("HAVEN_DEFAULT_COUNTRY") or "KE").upper(),
+        countries=_country_list(get("HAVEN_COUNTRIES"), (get("HAVEN_DEFAULT_COUNTRY") or "KE").upper()),
         rasa_url=(get("HAVEN_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
         action_url=(get("HAVEN_ACTION_URL") or "http://127.0.0.1:5055").rstrip("/"),
         console_port=integer("HAVEN_CONSOLE_PORT", 8080),

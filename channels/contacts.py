@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,3 +130,13 @@ def mark_stopped(conversation_id: str) -> None:
     """Mark an existing contact opted out (never creates a row for an erased conversation)."""
     with session_scope() as session:
         session.execute(update(Contact).where(Contact.conversation_id == conversation_id).values(opted_out=True))
+
+
+def remember_language(conversation_id: str, language: str) -> None:
+    """Keep the conversation's language on its contact (notices and the quick-exit cover use it)."""
+    with session_scope() as session:
+        session.execute(
+            update(Contact)
+            .where(Contact.conversation_id == conversation_id, or_(Contact.language.is_(None), Contact.language != language))
+            .values(language=language)
+        )

@@ -37,14 +37,6 @@ log = logging.getLogger("haven.channels")
 
 QUICK_EXIT_PAYLOAD = "/quick_exit"
 LOCATION_INTENT = "/inform_location"
-# A first guess at her language from the country of her number, for channel notices only
-# (Rasa's language slot decides the language of the conversation).
-COUNTRY_LANGUAGE = {
-    "KE": "en", "UG": "en", "RW": "en", "TZ": "sw",
-    "SN": "fr", "CD": "fr", "CI": "fr",
-    "PE": "es", "ES": "es", "MX": "es", "CO": "es",
-    "BR": "pt", "MZ": "pt", "AO": "pt",
-}
 _LEADING_SLASHES = re.compile(r"^/+\s*")
 
 
@@ -156,6 +148,8 @@ class HavenChannel(InputChannel):
     ok_content_type = "text/plain"
     # Names of provider fields whose values must never appear in a log line (tests check this).
     never_log: tuple[str, ...] = ()
+    # Where this channel's country comes from (bot.countries.SOURCES): "phone", "language_region".
+    country_source: Optional[str] = None
 
     def __init__(self, settings: Optional[Settings] = None, enabled: bool = True) -> None:
         self.settings = settings or get_settings()
@@ -201,7 +195,10 @@ class HavenChannel(InputChannel):
 
     # -- the path
     def notice_language(self, recorded: Recorded, parsed: Parsed) -> str:
-        for candidate in (recorded.language, parsed.language_hint, COUNTRY_LANGUAGE.get(recorded.country or "")):
+        # A first guess for channel notices (Rasa's language slot decides the conversation's language).
+        from bot.countries import languages
+
+        for candidate in (recorded.language, parsed.language_hint, *languages(recorded.country)[:1]):
             if candidate in SUPPORTED_LANGUAGES:
                 return str(candidate)
         return "en"
@@ -296,6 +293,8 @@ class HavenChannel(InputChannel):
 
         await self.resolve_payload(request, conversation_id, parsed)
         metadata: dict[str, Any] = {"language_hint": parsed.language_hint, "country": recorded.country, "channel": name}
+        if recorded.country and self.country_source not in (None, "phone"):
+            metadata["country_source"] = self.country_source  # absent: her phone number's country
         if parsed.location is not None:
             metadata["location"] = {"lat": parsed.location[0], "lon": parsed.location[1]}
         inbound = Inbound(
@@ -307,8 +306,9 @@ class HavenChannel(InputChannel):
             language_hint=parsed.language_hint,
             metadata=dict(metadata, unsupported=parsed.unsupported) if parsed.unsupported else dict(metadata),
         )
-        result = await screen(inbound)
         language = self.notice_language(recorded, parsed)
+        inbound.metadata["language"] = language  # the quick-exit cover text is in her language
+        result = await screen(inbound)
         if result.verdict is Verdict.QUICK_EXIT:
             self.options.forget(conversation_id)
             output = self.output(parsed, conversation_id, language, started_at, record=False)

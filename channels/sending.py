@@ -23,7 +23,7 @@ from sanic.request import Request
 
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
 from bot.store.models import utcnow
-from channels.contacts import load_contact, mark_stopped, may_send
+from channels.contacts import load_contact, mark_stopped, may_send, remember_language
 from channels.errors import ChannelError, ContactStopped, Retryable, Throttled
 
 log = logging.getLogger("haven.channels")
@@ -168,6 +168,7 @@ class HavenOutput(OutputChannel):
         self.settings = settings or get_settings()
         self.stopped = False
         self.sent: list[str] = []  # provider ids of what this instance sent (not content)
+        self._remembered: Optional[str] = None  # the language last stored on the contact
 
     @classmethod
     def name(cls) -> str:
@@ -224,6 +225,7 @@ class HavenOutput(OutputChannel):
             return
         try:
             await self.deliver(address, message)
+            await self._remember_language(message)
         except ContactStopped as exc:  # the provider says she cannot or will not receive
             self.stopped = True
             if self.conversation_id is not None and self.record:
@@ -235,6 +237,15 @@ class HavenOutput(OutputChannel):
             log.error("%s send failed: %s (%s)", self.name(), type(exc).__name__, exc.code)
             if self.raise_errors:
                 raise
+
+    async def _remember_language(self, message: Mapping[str, Any]) -> None:
+        language = message.get("language")
+        if self.record and self.conversation_id and language in SUPPORTED_LANGUAGES and language != self._remembered:
+            self._remembered = str(language)
+            try:
+                await asyncio.to_thread(remember_language, self.conversation_id, str(language))
+            except Exception as exc:  # noqa: BLE001 - a reply was sent; the language is only a hint
+                log.warning("%s: language not stored (%s)", self.name(), type(exc).__name__)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text, **kwargs})

@@ -30,6 +30,7 @@ from telegram import (
     Update,
 )
 
+from bot.countries import country_of_language_code
 from bot.crypto import ConversationCipher, get_or_create_cipher
 from bot.safety.gate import GateResult
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
@@ -162,6 +163,7 @@ def parse_update(data: Any) -> Parsed:
             str(chat.id),
             payload=query.data,
             language_hint=language_from_code(query.from_user.language_code if query.from_user else None),
+            country=country_of_language_code(query.from_user.language_code if query.from_user else None),
             extra={"ack": True, "callback_id": query.id},
         )
 
@@ -174,6 +176,7 @@ def parse_update(data: Any) -> Parsed:
         provider_id,
         str(message.chat.id),
         language_hint=language_from_code(message.from_user.language_code if message.from_user else None),
+        country=country_of_language_code(message.from_user.language_code if message.from_user else None),
         extra={"message_id": message.message_id, "date": message.date},
     )
     if update.edited_message is not None:
@@ -289,6 +292,7 @@ class TelegramInput(HavenChannel):
     never_log = NEVER_LOG
     ok_body = "{}"
     ok_content_type = "application/json"
+    country_source = "language_region"
 
     def __init__(self, settings: Optional[Settings] = None, enabled: bool = True, api: Optional[TelegramApi] = None) -> None:
         super().__init__(settings, enabled)

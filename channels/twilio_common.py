@@ -18,6 +18,7 @@ import phonenumbers
 from sanic.request import Request
 from twilio.request_validator import RequestValidator
 
+from bot.countries import country_of_number
 from bot.settings import Settings, get_settings
 from channels import segments
 from channels.errors import ContactStopped, Misconfigured, Retryable, Throttled
@@ -126,7 +127,7 @@ def parse_twilio(params: TwilioParams, whatsapp: bool) -> Parsed:
         payload=payload,
         location=(lat, lon) if lat is not None and lon is not None else None,
         unsupported="media" if num_media > 0 else None,
-        country=region or (params.first("FromCountry") or "").upper()[:2] or None,
+        country=region or (params.first("FromCountry") or "").upper()[:2] or country_of_number(address),
     )
     if parsed.text is None and parsed.payload is None and parsed.location is None and parsed.unsupported is None:
         raise Ignored()  # nothing to read (e.g. an empty SMS): acknowledge, no turn
@@ -277,6 +278,7 @@ class TwilioInput(HavenChannel):
     output_class: type[TwilioOutput] = TwilioOutput
     ok_body = EMPTY_TWIML
     ok_content_type = "text/xml"
+    country_source = "phone"
     never_log = NEVER_LOG
 
     @classmethod

@@ -38,15 +38,6 @@ def default_outbound() -> Optional[Outbound]:
     return cast(Optional[Outbound], ports.get_sender())
 
 
-def country_args(country: Optional[str], language: str = "en") -> dict[str, str]:
-    """{emergency_number, hotline_number, country_name} for her country (bot.countries)."""
-    try:
-        countries = importlib.import_module("bot.countries")
-        return dict(countries.numbers(country, language))
-    except ModuleNotFoundError:
-        return {"emergency_number": "", "hotline_number": "", "country_name": ""}
-
-
 async def window_open(outbound: Optional[Outbound], conversation_id: str, channel: str) -> bool:
     if channel != "whatsapp":
         return True
@@ -88,9 +79,9 @@ async def send_line(
     """Send one of the bot's own lines (only inside an open window); True if sent."""
     if outbound is None or not await window_open(outbound, conversation_id, channel):
         return False
-    from bot import i18n
+    from bot import country_texts
 
-    message = i18n.render(response, language, channel, **country_args(country, language), **args)
+    message = country_texts.render(response, {"country": country}, language, channel, args)
     try:
         await outbound.send_to_conversation(conversation_id, [message])
     except Exception as exc:  # noqa: BLE001

@@ -276,7 +276,7 @@ def scope_countries() -> tuple[list[str], list[str]]:
     from bot import countries
     from bot.settings import get_settings
 
-    detail: set[str] = {get_settings().default_country}
+    detail: set[str] = {get_settings().default_country, *get_settings().countries}  # HAVEN_COUNTRIES in detail
     try:
         from sqlalchemy import distinct, select
 

@@ -79,11 +79,21 @@ def carrier_keyword(text: Optional[str]) -> Optional[str]:
     return None
 
 
-def cover_text() -> str:
+def cover_text(language: Optional[str] = None) -> str:
+    """The quick-exit reply in her language: the deployment's text for that language, else its
+    text for all languages, else the neutral locale text (utter_cover). Empty: send nothing."""
     from bot.settings import get_settings
 
-    configured = get_settings().cover_text
-    return DEFAULT_COVER_TEXT if configured is None else configured
+    settings = get_settings()
+    lang = str(language) if language and i18n.supported(language) else i18n.DEFAULT_LANGUAGE
+    if lang in settings.cover_texts:
+        return settings.cover_texts[lang]
+    if settings.cover_text is not None:
+        return settings.cover_text
+    try:
+        return i18n.text("utter_cover", lang) or DEFAULT_COVER_TEXT
+    except i18n.LocaleError:
+        return DEFAULT_COVER_TEXT
 
 
 def _handoff_relay() -> Any:
@@ -100,7 +110,8 @@ async def screen(inbound: Inbound) -> GateResult:
     message = inbound.payload if inbound.payload and inbound.payload.startswith("/exit") else inbound.text
     if is_quick_exit(message) or inbound.payload == "/quick_exit":
         report = await asyncio.to_thread(erase_conversation, inbound.conversation_id)
-        return GateResult(Verdict.QUICK_EXIT, cover_text(), report.telegram_message_ids)
+        language = inbound.metadata.get("language") or inbound.language_hint
+        return GateResult(Verdict.QUICK_EXIT, cover_text(language), report.telegram_message_ids)
 
     if inbound.channel == "sms":
         keyword = carrier_keyword(inbound.text)

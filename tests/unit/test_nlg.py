@@ -29,9 +29,9 @@ def test_unknown_country_uses_the_deployment_default(haven_env, monkeypatch) -> 
     assert render_request(body("utter_emergency", country=None))["text"].startswith("Call 190")
 
 
-def test_missing_hotline_falls_back_to_emergency_number(haven_env) -> None:
-    text = render_request(body("utter_hotlines", country="SN"))["text"]
-    assert "support line 17" in text
+def test_missing_hotline_is_never_presented_as_a_support_line(haven_env) -> None:
+    text = render_request(body("utter_hotlines", country="AO"))["text"]  # Angola: no verified line
+    assert "emergency 113" in text and "support line 113" not in text and "confidential" not in text
 
 
 @pytest.mark.parametrize("lang", ["fr", "es", "pt", "sw"])
