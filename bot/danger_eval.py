@@ -18,7 +18,7 @@ import yaml
 from bot.safety import danger
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
 
-PRECISION_FLOOR = 0.92  # validation danger precision the danger threshold must keep
+PRECISION_BUDGET = 0.05  # danger precision the danger threshold may give up for recall (validation)
 TRIAGE_FLOOR = 0.01  # never triage below this probability (every message would be asked)
 GRID = tuple(round(0.005 * i, 3) for i in range(1, 200))
 
@@ -34,7 +34,10 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[Optional[float], Op
 
 
 def decide_row(row: dict[str, Any], limits: danger.Thresholds) -> danger.Decision:
-    return danger.decide(row["text"], float(row.get("probability") or 0.0), row.get("model_top"), limits)
+    known = row.get("_signals")
+    if known is None:  # computed once per row: the sweeps below decide the same rows many times
+        known = row["_signals"] = danger.signals(row["text"]) if row.get("text") else (False, False)
+    return danger.decide(row["text"], float(row.get("probability") or 0.0), row.get("model_top"), limits, known)
 
 
 def _rate(k: int, n: int) -> dict[str, Any]:
@@ -74,6 +77,9 @@ def danger_metrics(rows: list[dict[str, Any]], limits: danger.Thresholds) -> dic
 def baseline_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The decision before this change: the lexicon, or the pipeline's intent (argmax) is danger."""
     as_before = [{**r, "probability": 0.0, "model_top": r.get("model_intent")} for r in rows]
+    for before, row in zip(as_before, rows):
+        decide_row(row, danger.Thresholds())
+        before["_signals"] = row["_signals"]
     return danger_metrics(as_before, danger.Thresholds(danger=1.0, triage=1.0, third_party=1.0))
 
 
@@ -126,28 +132,34 @@ def _by_language(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any
 def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Thresholds chosen on validation rows only (out-of-fold predictions over training data).
 
-    triage: the largest grid value (>= TRIAGE_FLOOR) at which every validation danger message in
-    every language gets the number first; danger: the smallest value >= triage whose pooled danger
-    precision stays >= PRECISION_FLOOR (most recall at that precision); third_party: the same rule
-    on the messages that name someone else, never above danger.
+    danger: the smallest grid value (most recall) whose pooled danger precision stays within
+    PRECISION_BUDGET of the precision at P >= 0.5 (where the model is sure: about the argmax);
+    triage: the largest value <= danger that gets the number first to as many validation danger
+    messages as TRIAGE_FLOOR does (recall first, fewest questions to everyone else);
+    third_party: the danger rule on the messages that name someone else (never above danger).
     """
     langs = _by_language(rows)
-
-    def number_first_all(t: float) -> bool:
-        limits = danger.Thresholds(danger=1.0, triage=t, third_party=1.0)
-        return all(danger_metrics(r, limits)["number_first_recall"]["value"] in (None, 1.0) for r in langs.values())
-
-    triage = max([t for t in GRID if t >= TRIAGE_FLOOR and number_first_all(t)], default=TRIAGE_FLOOR)
 
     def precision(t: float, subset: list[dict[str, Any]]) -> float:
         m = danger_metrics(subset, danger.Thresholds(danger=t, triage=0.0, third_party=1.0))
         return m["precision"]["value"] if m["precision"]["value"] is not None else 1.0
 
-    dangerous = min([t for t in GRID if t >= triage and precision(t, rows) >= PRECISION_FLOOR], default=0.5)
-    others = [r for r in rows if danger.names_someone_else(r["text"])]
+    def lowest_within_budget(subset: list[dict[str, Any]], ceiling: float = 1.0) -> float:
+        reference = precision(0.5, subset) - PRECISION_BUDGET
+        return min([t for t in GRID if t <= ceiling and precision(t, subset) >= reference], default=ceiling)
+
+    dangerous = lowest_within_budget(rows, 0.5)
+
+    def number_first(t: float) -> int:
+        limits = danger.Thresholds(danger=dangerous, triage=t, third_party=dangerous)
+        return sum(danger_metrics(r, limits)["number_first_recall"]["k"] for r in langs.values())
+
+    best = number_first(TRIAGE_FLOOR)
+    triage = max([t for t in GRID if TRIAGE_FLOOR <= t <= dangerous and number_first(t) >= best], default=TRIAGE_FLOOR)
+    others = [r for r in rows if decide_row(r, danger.Thresholds()) and r["_signals"][1]]
     third = dangerous  # no validation evidence for a lower third-party threshold: keep the danger one
     if any(r["gold"] == danger.DANGER_INTENT for r in others):
-        third = min([t for t in GRID if t <= dangerous and precision(t, others) >= PRECISION_FLOOR], default=dangerous)
+        third = lowest_within_budget(others, dangerous)
     return {"danger": dangerous, "triage": min(triage, dangerous), "third_party": third}
 
 

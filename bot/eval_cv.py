@@ -128,6 +128,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         per_fold = []
         pooled_gold: list[str] = []
         pooled_pred: list[str] = []
+        pooled_model: list[str] = []
         for result in results:
             rows = [row for row in result["rows"] if row["language"] == lang]
             gold = [row["gold"] for row in rows]
@@ -135,6 +136,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             per_fold.append(score(gold, pred)["macro_f1"])
             pooled_gold += gold
             pooled_pred += pred
+            pooled_model += [row.get("model_intent") or "None" for row in rows]
         if not per_fold:
             continue
         summary["languages"][lang] = {
@@ -142,6 +144,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             "macro_f1_mean": round(mean(per_fold), 3),
             "macro_f1_sd": round(pstdev(per_fold), 3),
             "macro_f1_pooled": score(pooled_gold, pooled_pred)["macro_f1"],
+            # the model's own intent (argmax, fallback included), without the danger decision
+            "macro_f1_model_only": score(pooled_gold, pooled_model)["macro_f1"],
         }
     summary["train_seconds"] = [r["train_seconds"] for r in results]
     return summary
@@ -161,7 +165,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for lang, r in summary["languages"].items():
         folds_text = " ".join(f"{f:.3f}" for f in r["macro_f1_per_fold"])
         print(f"  {lang}: CV macro-F1 {r['macro_f1_mean']:.3f} ± {r['macro_f1_sd']:.3f} "
-              f"(pooled {r['macro_f1_pooled']:.3f}; folds {folds_text})")
+              f"(pooled {r['macro_f1_pooled']:.3f}; model argmax alone {r['macro_f1_model_only']:.3f}; "
+              f"folds {folds_text})")
     from bot.danger_eval import choose_and_report
 
     summary["thresholds"] = choose_and_report(results, write=args.write_thresholds)

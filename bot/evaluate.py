@@ -67,7 +67,13 @@ def score(gold: list[str], pred: list[str]) -> dict[str, Any]:
 
 
 async def _parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa's parse events carry the texts at DEBUG
+    logging.getLogger("rasa").setLevel(logging.WARNING)
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]

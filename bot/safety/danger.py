@@ -29,6 +29,12 @@ DANGER_INTENT = "immediate_danger"
 THIRD_PARTY_INTENT = "third_party_danger"
 TRIAGE_INTENT = "danger_check"
 PARSE_KEY = "danger"  # where the NLU component records the decision in parse data
+# No triage question for replies and small talk (a "yes" to the triage question must not be asked
+# again); clear danger (lexicon, or P at the danger threshold) still applies to them.
+NO_TRIAGE = frozenset({
+    "affirm", "deny", "greet", "goodbye", "thank", "bot_challenge", "choose_language", "quick_exit",
+    "services_more", "services_pick", "services_map", TRIAGE_INTENT,
+})
 
 
 class Level(str, enum.Enum):
@@ -102,19 +108,28 @@ def names_someone_else(text: str) -> bool:
     return contains_phrase(normalise(text), _third_party_phrases())
 
 
+def signals(text: str) -> tuple[bool, bool]:
+    """(the danger lexicon fires, the message names someone else): the model-free part."""
+    return danger_match(text) is not None, names_someone_else(text)
+
+
 def decide(
     text: Optional[str],
     p_danger: Optional[float] = None,
     model_intent: Optional[str] = None,
     limits: Optional[Thresholds] = None,
+    known: Optional[tuple[bool, bool]] = None,
 ) -> Decision:
-    """Decide on one message; `p_danger` is the model's P(immediate_danger), None without a model."""
+    """Decide on one message; `p_danger` is the model's P(immediate_danger), None without a model.
+
+    `known` passes signals(text) already computed (evaluation sweeps thresholds over the same rows).
+    """
     limits = limits or thresholds()
     if not text or text.startswith("/"):  # button payloads carry their own intent
         return Decision(Level.NONE, "self", "none", p_danger)
-    other = names_someone_else(text)
+    lexicon, other = known if known is not None else signals(text)
     subject = "other" if other else "self"
-    if danger_match(text) is not None:
+    if lexicon:
         return Decision(Level.DANGER, subject, "lexicon", p_danger)
     if p_danger is None:
         return Decision(Level.NONE, "self", "none", None)
@@ -122,7 +137,7 @@ def decide(
         return Decision(Level.DANGER, subject, "model", p_danger)
     if other and p_danger >= limits.third_party:
         return Decision(Level.DANGER, "other", "third_party", p_danger)
-    if p_danger >= limits.triage:
+    if p_danger >= limits.triage and model_intent not in NO_TRIAGE:
         return Decision(Level.TRIAGE, subject, "model", p_danger)
     return Decision(Level.NONE, "self", "none", p_danger)
 

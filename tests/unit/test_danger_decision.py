@@ -36,6 +36,12 @@ def test_decide(text: str, p: Any, level: Level, subject: str, reason: str) -> N
     assert (decision.level, decision.subject, decision.reason) == (level, subject, reason)
 
 
+def test_no_triage_for_a_yes_or_no_but_clear_danger_still_counts() -> None:
+    assert danger.decide("yes", 0.15, "affirm", LIMITS).level is Level.NONE
+    assert danger.decide("no he is here", 0.5, "deny", LIMITS).is_danger
+    assert danger.decide("he took it", 0.15, "disclose_abuse", LIMITS).level is Level.TRIAGE
+
+
 def test_argmax_danger_is_danger_even_below_the_threshold() -> None:
     assert danger.decide("it is him again", 0.09, "immediate_danger", LIMITS).is_danger
 
@@ -116,8 +122,9 @@ def test_thresholds_are_chosen_for_recall_on_validation_rows() -> None:
     rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
               "language": "en"} for i, p in enumerate((0.02, 0.04, 0.3, 0.01, 0.0))]
     chosen = choose_thresholds(rows)
-    # triage: the largest value that still gets every danger row the number first; danger: the
-    # smallest value whose precision is >= 0.92 (above the 0.3 non-danger row); no third-party rows.
+    # danger: the smallest value whose precision stays within 0.05 of the precision at 0.5 (1.0), so
+    # above the 0.3 non-danger row; triage: the largest value that still gets every danger row the
+    # number first; no third-party rows, so the danger threshold.
     assert chosen == {"danger": 0.305, "triage": 0.08, "third_party": 0.305}
     metrics = danger_metrics(rows, Thresholds(**chosen))
     assert metrics["number_first_recall"]["value"] == 1.0
