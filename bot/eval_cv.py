@@ -93,15 +93,23 @@ def run_fold(k: int, folds: int, messages: list[Any], langs: list[str], test: li
     return {"fold": k, "folds": folds, "train_examples": len(train), "train_seconds": round(seconds, 1), "rows": rows}
 
 
+def data_fingerprint() -> str:
+    """Fingerprint of what a fold's model depends on (config.yml and nlu/): stale folds are not reused."""
+    from bot.model import fingerprint
+
+    return fingerprint([ROOT / "config.yml", *sorted((ROOT / "nlu").rglob("*.yml"))])[:12]
+
+
 def cross_validate(folds: int = 5, only: Optional[list[int]] = None) -> list[dict[str, Any]]:
     """Run (or reuse) every fold; returns the folds' results."""
     messages, langs = training_examples()
+    tag = data_fingerprint()
     labels = [f"{lang}:{m.get('intent')}" for m, lang in zip(messages, langs)]
     tests = fold_indices(labels, folds)
     CV_DIR.mkdir(parents=True, exist_ok=True)
     results = []
     for k, test in enumerate(tests, start=1):
-        path = CV_DIR / f"fold-{k}-of-{folds}.json"
+        path = CV_DIR / f"fold-{k}-of-{folds}-{tag}.json"
         if path.exists():
             print(f"fold {k}/{folds}: reusing {path.relative_to(ROOT)}", flush=True)
             results.append(json.loads(path.read_text()))
