@@ -114,7 +114,7 @@ def plot_curves(curves: dict[str, list[dict[str, Any]]], language: str, limits: 
     ax.set_xlim(0.5, 1.01)
     ax.set_ylim(0.5, 1.01)
     ax.grid(alpha=0.3)
-    ax.set_title(f"{language}: danger decision, threshold swept (dot: P >= {limits.danger})")
+    ax.set_title(f"{language}: danger decision, P threshold swept (dot: {limits.danger})", fontsize=10)
     ax.legend(loc="lower left")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

@@ -29,8 +29,10 @@ DANGER_INTENT = "immediate_danger"
 THIRD_PARTY_INTENT = "third_party_danger"
 TRIAGE_INTENT = "danger_check"
 PARSE_KEY = "danger"  # where the NLU component records the decision in parse data
-# No triage question for replies and small talk (a "yes" to the triage question must not be asked
-# again); clear danger (lexicon, or P at the danger threshold) still applies to them.
+# No triage question for short replies and small talk (a "yes" to the triage question must not be
+# asked again); a longer message is asked whatever the model's top intent; clear danger (lexicon,
+# or P at the danger threshold) applies to every message.
+SHORT_REPLY_WORDS = 4
 NO_TRIAGE = frozenset({
     "affirm", "deny", "greet", "goodbye", "thank", "bot_challenge", "choose_language", "quick_exit",
     "services_more", "services_pick", "services_map", TRIAGE_INTENT,
@@ -137,7 +139,7 @@ def decide(
         return Decision(Level.DANGER, subject, "model", p_danger)
     if other and p_danger >= limits.third_party:
         return Decision(Level.DANGER, "other", "third_party", p_danger)
-    if p_danger >= limits.triage and model_intent not in NO_TRIAGE:
+    if p_danger >= limits.triage and not (model_intent in NO_TRIAGE and len(text.split()) <= SHORT_REPLY_WORDS):
         return Decision(Level.TRIAGE, subject, "model", p_danger)
     return Decision(Level.NONE, "self", "none", p_danger)
 

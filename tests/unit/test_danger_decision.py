@@ -40,6 +40,8 @@ def test_no_triage_for_a_yes_or_no_but_clear_danger_still_counts() -> None:
     assert danger.decide("yes", 0.15, "affirm", LIMITS).level is Level.NONE
     assert danger.decide("no he is here", 0.5, "deny", LIMITS).is_danger
     assert danger.decide("he took it", 0.15, "disclose_abuse", LIMITS).level is Level.TRIAGE
+    long_message = "ok so he locked the office and keeps touching me"  # not a short reply
+    assert danger.decide(long_message, 0.15, "affirm", LIMITS).level is Level.TRIAGE
 
 
 def test_argmax_danger_is_danger_even_below_the_threshold() -> None:
