@@ -61,10 +61,11 @@ def _append_note(session: Any, handoff: Any, body: str, now: datetime) -> None:
 def _last_officer_answer(session: Any, handoff_id: int) -> Optional[datetime]:
     from bot.handoff.models import OFFICER, HandoffMessage
 
-    return session.execute(
+    last: Optional[datetime] = session.execute(
         select(func.max(HandoffMessage.created_at)).where(
             HandoffMessage.handoff_id == handoff_id, HandoffMessage.kind == OFFICER)
     ).scalar()
+    return last
 
 
 def flag_transcript(conversation_id: str, subject: str = "self", engine: Optional[Engine] = None,
