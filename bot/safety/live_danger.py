@@ -146,6 +146,17 @@ async def _after_window(flag: LiveFlag, outbound: Any, engine: Optional[Engine],
         await _send(flag, outbound, engine)
 
 
+def _default_sender() -> Any:
+    """The registered channel sender (bot.ports where the core has that port, else bot.outbound)."""
+    import importlib
+
+    from bot.settings import ROOT
+
+    if (ROOT / "bot" / "ports.py").is_file():
+        return importlib.import_module("bot.ports").get_sender()
+    return importlib.import_module("bot.outbound")
+
+
 async def on_live_message(inbound: Any, outbound: Any = None, engine: Optional[Engine] = None,
                           wait: Optional[float] = None) -> Optional[LiveFlag]:
     """After the gate relayed her message to an officer: the danger decision and what follows."""
@@ -156,10 +167,10 @@ async def on_live_message(inbound: Any, outbound: Any = None, engine: Optional[E
     if flag is None:
         return None
     log.info("danger in a live chat: flagged for the officer (handoff %s)", flag.handoff_id)
+    outbound = outbound if outbound is not None else _default_sender()
     if outbound is None:
-        from bot import outbound as outbound_module
-
-        outbound = outbound_module
+        log.warning("danger in a live chat: no sender registered, emergency number not sent")
+        return flag
     if not flag.officer_recent:
         await _send(flag, outbound, engine)
     else:

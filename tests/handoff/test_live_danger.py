@@ -93,10 +93,8 @@ async def test_someone_else_gets_the_helper_phrased_reply(engine, make_officer, 
 
 
 async def test_gate_relays_then_flags(engine, make_officer, outbound, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.outbound
-
     hid, _, _ = claimed(engine, make_officer)
-    monkeypatch.setattr(bot.outbound, "send_to_conversation", outbound.send_to_conversation)
+    monkeypatch.setattr(live_danger, "_default_sender", lambda: outbound)
     result = await screen(Inbound("sms", "c-live-1", text=DANGER_TEXT))
     assert result.verdict is Verdict.HANDOFF
     assert len(outbound.sent) == 1 and len(notes(engine, hid)) == 1
