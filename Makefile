@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test lint train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -32,6 +32,11 @@ test: venv validate
 eval: venv
 	$(PY) -m bot.cli train
 	$(PY) -m bot.cli eval --report results/nlu-eval.json
+
+# 5-fold cross-validation over the training data (5 NLU trainings: slow); reuses finished folds
+# in results/cv/. --write-thresholds re-chooses the danger thresholds on its out-of-fold predictions.
+eval-cv: venv
+	nice -n 10 $(PY) -m bot.eval_cv $(CV_ARGS)
 
 bench: venv
 	$(PY) -m bot.cli train

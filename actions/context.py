@@ -19,7 +19,7 @@ from bot.text import normalise
 GREETINGS_FILE = ROOT / "data" / "greetings.yml"
 CHOOSE_COUNTRY = "/choose_country"  # the country question's buttons (bot.country_texts)
 
-RISK_BY_INTENT = {"immediate_danger": "danger", "disclose_abuse": "disclosed"}
+RISK_BY_INTENT = {"immediate_danger": "danger", "third_party_danger": "danger", "disclose_abuse": "disclosed"}
 
 
 def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
@@ -181,6 +181,10 @@ class ActionReadContext(Action):
         risk = RISK_BY_INTENT.get((tracker.latest_message.get("intent") or {}).get("name", ""))
         if risk and tracker.get_slot("risk") != "danger" and risk != tracker.get_slot("risk"):
             events.append(SlotSet("risk", risk))
+            if risk == "danger":  # while she waits in the queue, danger moves her up at once
+                from actions.danger import escalate_if_queued
+
+                await escalate_if_queued(tracker.sender_id)
         return events
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger("haven.actions.handoff")
 # these labels only, never from her words.
 TOPICS = {
     "immediate_danger": "urgent",
+    "third_party_danger": "urgent",
     "disclose_abuse": "shared",
     "ask_safety_info": "safety",
     "find_service": "services",

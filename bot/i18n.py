@@ -41,6 +41,8 @@ class Lexicon:
 
     quick_exit: frozenset[str]
     danger: tuple[str, ...]
+    third_party: tuple[str, ...] = ()  # phrases naming someone else as the person in danger
+    forced_marriage: tuple[str, ...] = ()  # phrases of a forced or child marriage disclosure
 
 
 @dataclass
@@ -81,6 +83,8 @@ def load_catalog(folder: Path = LOCALES_DIR) -> Catalog:
                 catalog.lexicons[lang] = Lexicon(
                     quick_exit=frozenset(normalise(w) for w in data.get("quick_exit", []) if normalise(w)),
                     danger=tuple(sorted({normalise(p) for p in data.get("danger", []) if normalise(p)})),
+                    third_party=tuple(sorted({normalise(p) for p in data.get("third_party") or [] if normalise(p)})),
+                    forced_marriage=tuple(sorted({normalise(p) for p in data.get("forced_marriage") or [] if normalise(p)})),
                 )
                 continue
             for name, message in (data.get("responses") or {}).items():

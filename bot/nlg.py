@@ -14,7 +14,11 @@ from bot import country_texts, i18n
 
 COVER_RESPONSE = "utter_cover"
 # Duress mode (a wrong code word): every reply is bland; the emergency number stays reachable.
-NEUTRAL_FOR = {"utter_emergency": "utter_neutral_emergency", "utter_danger_followup": "utter_neutral_emergency"}
+NEUTRAL_FOR = {
+    name: "utter_neutral_emergency"
+    for name in ("utter_emergency", "utter_danger_followup", "utter_emergency_other", "utter_danger_followup_other",
+                 "utter_danger_triage")
+}
 NEUTRAL_DEFAULT = "utter_neutral"
 
 

@@ -1,9 +1,12 @@
 """Custom Rasa NLU components (a Rasa adapter: Rasa imports at top level by necessity).
 
-DangerBackstop: a per-language keyword lexicon (locales/<lang>/lexicon.yml) that overrides the
-model: a message the lexicon flags is `immediate_danger` with confidence 1.0, whatever DIET said
-(SAFETY.md guarantee 5). The lexicon is read at run time, so editing it needs no retraining. The
-model's own guess is kept in parse_data["danger_backstop"] for evaluation.
+DangerBackstop applies the one danger decision (bot/safety/danger.py) to the model's ranking: the
+lexicon, P(immediate_danger) against validated thresholds, and third-party patterns. Danger sets
+`immediate_danger` (or `third_party_danger` when she names someone else) with confidence 1.0,
+whatever DIET said (SAFETY.md guarantee 5); an unsure message becomes `danger_check` (a triage
+turn) and keeps her own intent in parse_data["danger"]["original_intent"] (guarantee 10). The
+lexicon and thresholds are read at run time, so editing them needs no retraining. The model's own
+guess is kept in parse_data["danger"]["model_intent"] for evaluation.
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.safety.lexicon import danger_match
-
-DANGER_INTENT = "immediate_danger"
+from bot.safety import danger
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class DangerBackstop(GraphComponent):
-    """Force `immediate_danger` when the danger lexicon matches (never for button payloads)."""
+    """Apply the recall-first danger decision (never to button payloads)."""
 
     @classmethod
     def create(
@@ -42,16 +43,18 @@ class DangerBackstop(GraphComponent):
             text: Optional[str] = message.get(TEXT)
             if not text or text.startswith("/"):
                 continue
-            phrase = danger_match(text)
-            if phrase is None:
-                continue
-            model_intent = (message.get(INTENT) or {}).get("name")
-            message.set(INTENT, {"name": DANGER_INTENT, "confidence": 1.0}, add_to_output=True)
-            ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != DANGER_INTENT]
-            message.set(
-                INTENT_RANKING_KEY, [{"name": DANGER_INTENT, "confidence": 1.0}, *ranking], add_to_output=True
-            )
-            message.set("danger_backstop", {"matched": True, "model_intent": model_intent}, add_to_output=True)
+            intent = message.get(INTENT) or {}
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            top = next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), intent.get("name"))
+            decision = danger.decide(text, danger.danger_probability(ranking, intent), top)
+            record = {**decision.as_dict(), "model_intent": intent.get("name"), "model_top": top}
+            new_intent = danger.outcome_intent(decision, intent.get("name"))
+            if new_intent != intent.get("name"):
+                record["original_intent"] = intent.get("name")
+                others = [r for r in ranking if r.get("name") != new_intent]
+                message.set(INTENT, {"name": new_intent, "confidence": 1.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [{"name": new_intent, "confidence": 1.0}, *others], add_to_output=True)
+            message.set(danger.PARSE_KEY, record, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

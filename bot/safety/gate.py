@@ -1,7 +1,8 @@
 """The safety gate: runs at the channel edge on every inbound message, before any NLU.
 
 Order: quick exit (erase + cover text) -> SMS carrier opt-out/opt-in -> code word / duress
-(bot/safety/code_word.py) -> active handoff (message goes to the officer, not to Rasa) -> Rasa. Matching never depends on a
+(bot/safety/code_word.py) -> active handoff (message goes to the officer, not to Rasa; the danger
+decision still runs on it: bot/safety/live_danger.py) -> Rasa. Matching never depends on a
 model or on a language guess: quick-exit words of every language are recognised everywhere.
 """
 
@@ -102,6 +103,16 @@ def _handoff_relay() -> Any:
     return relay_inbound_if_active
 
 
+async def _live_danger(inbound: Inbound) -> None:
+    """Danger in a live officer chat: flag it, and the emergency number if no officer answers."""
+    from bot.safety.live_danger import on_live_message
+
+    try:
+        await on_live_message(inbound)
+    except Exception as exc:  # noqa: BLE001 - her message is already with the officer; never lose it
+        log.warning("live-chat danger check failed (%s)", type(exc).__name__)
+
+
 async def screen(inbound: Inbound) -> GateResult:
     """Decide what happens to an inbound message before Rasa sees it."""
     from bot.safety.erase import erase_conversation
@@ -133,5 +144,6 @@ async def screen(inbound: Inbound) -> GateResult:
 
     relay = _handoff_relay()
     if relay is not None and await relay(inbound):
+        await _live_danger(inbound)
         return GateResult(Verdict.HANDOFF)
     return GateResult(Verdict.PASS, metadata=metadata)

@@ -87,3 +87,5 @@ def test_duress_renders_only_neutral_content_but_keeps_the_emergency_number(have
         reply = duress(name)
         assert reply["text"] == neutral and reply["buttons"] == []
     assert "17" in duress("utter_emergency")["text"]  # Senegal's emergency number, neutrally worded
+    for name in ("utter_emergency_other", "utter_danger_triage"):  # danger paths keep the number too
+        assert "17" in duress(name)["text"]

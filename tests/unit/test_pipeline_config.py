@@ -24,6 +24,6 @@ def test_backstop_overrides_model_and_fallback_but_not_button_payloads() -> None
     payload = Message({TEXT: "/affirm", INTENT: {"name": "affirm", "confidence": 1.0}})
     DangerBackstop().process([flagged, calm, payload])
     assert flagged.get(INTENT) == {"name": "immediate_danger", "confidence": 1.0}
-    assert flagged.get("danger_backstop")["model_intent"] == "nlu_fallback"
+    assert flagged.get("danger")["model_intent"] == "nlu_fallback"
     assert calm.get(INTENT)["name"] == "find_service"
     assert payload.get(INTENT)["name"] == "affirm"

@@ -1,0 +1,177 @@
+"""Danger during a live officer chat, where her message goes to the transcript and not to Rasa.
+
+The same danger decision (bot/safety/danger.py, lexicon only: there is no model here) runs on her
+message after the gate has relayed it. On danger: a content-free note right after her message
+flags it for the officer, the handoff's risk goes to danger, and she gets the emergency number
+through her channel at once when no officer has answered in the last minute; otherwise Haven
+waits up to a minute for the officer's answer and sends the number if none came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from bot.safety import danger
+
+log = logging.getLogger("haven.safety.live_danger")
+
+ANSWER_WINDOW = timedelta(seconds=60)
+FLAG_NOTE = "DANGER: her message above matched the danger words. {then}"
+THEN_SENT = "The emergency number was sent to her automatically."
+THEN_WAIT = "If no officer answers within a minute, the emergency number is sent to her automatically."
+SENT_NOTE = "The emergency number was sent to her automatically (no officer answer within a minute)."
+_pending: set[asyncio.Task[Any]] = set()
+
+
+@dataclass(frozen=True)
+class LiveFlag:
+    """A flagged live-chat message (no content)."""
+
+    handoff_id: int
+    conversation_id: str
+    channel: str
+    language: str
+    country: Optional[str]
+    subject: str
+    flagged_at: datetime
+    officer_recent: bool  # an officer answered within ANSWER_WINDOW before her message
+
+
+def _append_note(session: Any, handoff: Any, body: str, now: datetime) -> None:
+    from bot.crypto import get_or_create_cipher
+    from bot.handoff import notify
+    from bot.handoff.models import NOTE, HandoffMessage, message_context
+
+    seq = int(handoff.message_seq) + 1
+    handoff.message_seq = seq
+    cipher = get_or_create_cipher(session, handoff.conversation_id)
+    session.add(HandoffMessage(handoff_id=handoff.id, seq=seq, kind=NOTE, officer_id=None,
+                               body_ct=cipher.encrypt_text(body, message_context(int(handoff.id), seq)), created_at=now))
+    handoff.updated_at = now
+    notify.signal(session, int(handoff.id))
+
+
+def _last_officer_answer(session: Any, handoff_id: int) -> Optional[datetime]:
+    from bot.handoff.models import OFFICER, HandoffMessage
+
+    last: Optional[datetime] = session.execute(
+        select(func.max(HandoffMessage.created_at)).where(
+            HandoffMessage.handoff_id == handoff_id, HandoffMessage.kind == OFFICER)
+    ).scalar()
+    return last
+
+
+def flag_transcript(conversation_id: str, subject: str = "self", engine: Optional[Engine] = None,
+                    now: Optional[datetime] = None) -> Optional[LiveFlag]:
+    """Flag the claimed handoff after her danger message and raise its risk; None if not claimed."""
+    from bot.handoff import notify
+    from bot.handoff.models import CLAIMED, Handoff, priority_for, risk_name
+    from bot.store.db import session_scope
+    from bot.store.models import utcnow
+
+    now = now or utcnow()
+    with session_scope(engine, immediate=True) as session:
+        handoff = session.execute(
+            select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status == CLAIMED).with_for_update()
+        ).scalar_one_or_none()
+        if handoff is None:
+            return None
+        last = _last_officer_answer(session, int(handoff.id))
+        recent = last is not None and _aware(last) >= now - ANSWER_WINDOW
+        _append_note(session, handoff, FLAG_NOTE.format(then=THEN_WAIT if recent else THEN_SENT), now)
+        handoff.priority, handoff.risk = priority_for("danger"), risk_name("danger")
+        flag = LiveFlag(int(handoff.id), conversation_id, str(handoff.channel), str(handoff.language or "en"),
+                        handoff.country, subject, now, recent)
+    notify.wake()
+    return flag
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import timezone
+
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def officer_answered_since(handoff_id: int, since: datetime, engine: Optional[Engine] = None) -> bool:
+    """Has an officer sent her anything since `since`?"""
+    from bot.store.db import session_scope
+
+    with session_scope(engine) as session:
+        last = _last_officer_answer(session, handoff_id)
+    return last is not None and _aware(last) > since
+
+
+def note_sent(handoff_id: int, engine: Optional[Engine] = None) -> None:
+    """Tell the officer, in the transcript, that the number went out."""
+    from bot.handoff import notify
+    from bot.handoff.models import Handoff
+    from bot.store.db import session_scope
+    from bot.store.models import utcnow
+
+    with session_scope(engine, immediate=True) as session:
+        handoff = session.get(Handoff, handoff_id, with_for_update=True)
+        if handoff is not None:
+            _append_note(session, handoff, SENT_NOTE, utcnow())
+    notify.wake()
+
+
+def emergency_message(flag: LiveFlag) -> dict[str, Any]:
+    """The emergency reply in her language, for her country (helper-phrased for someone else)."""
+    from bot import countries, i18n
+
+    name = "utter_emergency_other" if flag.subject == "other" else "utter_emergency"
+    return i18n.render(name, flag.language, flag.channel, **countries.numbers(flag.country, flag.language))
+
+
+async def _send(flag: LiveFlag, outbound: Any, engine: Optional[Engine]) -> None:
+    try:
+        await outbound.send_to_conversation(flag.conversation_id, [emergency_message(flag)])
+    except Exception as exc:  # noqa: BLE001 - typed channel errors: record the type, never the content
+        log.warning("live-chat emergency number not delivered (%s)", type(exc).__name__)
+        return
+    if flag.officer_recent:
+        await asyncio.to_thread(note_sent, flag.handoff_id, engine)
+
+
+async def _after_window(flag: LiveFlag, outbound: Any, engine: Optional[Engine], wait: float) -> None:
+    await asyncio.sleep(wait)
+    if not await asyncio.to_thread(officer_answered_since, flag.handoff_id, flag.flagged_at, engine):
+        await _send(flag, outbound, engine)
+
+
+def _default_sender() -> Any:
+    """The channel sender registered at start-up (bot.ports), or None."""
+    from bot.ports import get_sender
+
+    return get_sender()
+
+
+async def on_live_message(inbound: Any, outbound: Any = None, engine: Optional[Engine] = None,
+                          wait: Optional[float] = None) -> Optional[LiveFlag]:
+    """After the gate relayed her message to an officer: the danger decision and what follows."""
+    decision = danger.decide(inbound.text)
+    if not decision.is_danger:
+        return None
+    flag = await asyncio.to_thread(flag_transcript, inbound.conversation_id, decision.subject, engine)
+    if flag is None:
+        return None
+    log.info("danger in a live chat: flagged for the officer (handoff %s)", flag.handoff_id)
+    outbound = outbound if outbound is not None else _default_sender()
+    if outbound is None:
+        log.warning("danger in a live chat: no sender registered, emergency number not sent")
+        return flag
+    if not flag.officer_recent:
+        await _send(flag, outbound, engine)
+    else:
+        task = asyncio.create_task(_after_window(flag, outbound, engine,
+                                                 ANSWER_WINDOW.total_seconds() if wait is None else wait))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    return flag
