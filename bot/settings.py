@@ -72,6 +72,7 @@ class Settings:
     telegram_api_base: str = "https://api.telegram.org"
     sms_max_segments: int = 4
     retention_days: int = 30
+    receipt_days: int = 366
     cover_text: Optional[str] = None
     default_country: str = "KE"
     rasa_url: str = "http://127.0.0.1:5005"
@@ -162,6 +163,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         telegram_api_base=(get("HAVEN_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
         sms_max_segments=integer("HAVEN_SMS_MAX_SEGMENTS", 4),
         retention_days=integer("HAVEN_RETENTION_DAYS", 30),
+        receipt_days=integer("HAVEN_RECEIPT_DAYS", 366),
         cover_text=env.get("HAVEN_COVER_TEXT"),
         default_country=(get("HAVEN_DEFAULT_COUNTRY") or "KE").upper(),
         rasa_url=(get("HAVEN_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),

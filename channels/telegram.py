@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any, Mapping, Optional, Union
 
 from sanic.request import Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram import (
     InlineKeyboardButton,
@@ -33,8 +32,9 @@ from telegram import (
 from bot.crypto import ConversationCipher, get_or_create_cipher
 from bot.safety.gate import GateResult
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
+from bot.store import tombstones
 from bot.store.db import session_scope
-from bot.store.models import Erasure, TelegramMessage, utcnow
+from bot.store.models import TelegramMessage, utcnow
 from bot.text import normalise
 from channels.contacts import ExtraRows
 from channels.errors import ChannelError
@@ -78,9 +78,7 @@ def _store_message_id(session: Session, cipher: ConversationCipher, direction: s
 def store_outbound(conversation_id: str, message_id: int, since: datetime) -> bool:
     """Record a sent message id; False (nothing stored) if the conversation was erased since `since`."""
     with session_scope(immediate=True) as session:
-        erased_at = session.execute(
-            select(Erasure.erased_at).where(Erasure.conversation_id == conversation_id)
-        ).scalar_one_or_none()
+        erased_at = tombstones.erased_at(session, conversation_id)
         if erased_at is not None and erased_at >= since:
             return False
         cipher = get_or_create_cipher(session, conversation_id)

@@ -26,7 +26,7 @@ from bot.console.canned import canned_replies
 from bot.console.models import Officer
 from bot.console.web import ADMINS, ANY_ROLE, OVERSIGHT, SUPERVISORS, WORKERS, ApiError, Ctx, guarded, json_body
 from bot.handoff import queue, roster, service
-from bot.handoff.models import Handoff, Team
+from bot.handoff.models import Handoff, Team, country_of
 from bot.store.db import session_scope
 from bot.store.models import utcnow
 
@@ -101,7 +101,7 @@ def claim_json(claim: service.Claim) -> dict[str, Any]:
 def conversation_of(engine: Any, handoff_id: int) -> Optional[tuple[str, str, str, Optional[str]]]:
     with session_scope(engine) as session:
         h = session.get(Handoff, handoff_id)
-        return (h.conversation_id, h.channel, h.language, h.country) if h else None
+        return (h.conversation_id, h.channel, h.language, country_of(session, h)) if h else None
 
 
 class Api:

@@ -52,9 +52,10 @@ from bot.handoff.models import (
     Handoff,
     HandoffMessage,
     Team,
+    country_of,
     message_context,
     priority_for,
-    risk_name,
+    set_country,
     summary_context,
 )
 from bot.store.db import get_engine, session_scope
@@ -251,15 +252,13 @@ def _enqueue_once(
         ).scalar_one_or_none()
         if existing is not None:
             if priority_for(risk) < existing.priority:
-                existing.priority, existing.risk = priority_for(risk), risk_name(risk)
+                existing.priority = priority_for(risk)
                 _changed(session, existing, now)
             return Enqueued(int(existing.id), False, int(existing.priority), str(existing.status))
         handoff = Handoff(
             conversation_id=conversation_id,
             channel=channel,
             language=language,
-            country=country,
-            risk=risk_name(risk),
             priority=priority_for(risk),
             status=QUEUED,
             team_id=team_id,
@@ -270,6 +269,7 @@ def _enqueue_once(
         )
         session.add(handoff)
         session.flush()
+        set_country(session, handoff, country)
         if summary:
             cipher = get_or_create_cipher(session, conversation_id)
             handoff.summary_ct = cipher.encrypt_text(summary, summary_context(int(handoff.id)))
@@ -292,7 +292,7 @@ def escalate(conversation_id: str, risk: str, engine: Optional[Engine] = None, n
         ).scalar_one_or_none()
         if handoff is None or priority_for(risk) >= handoff.priority:
             return False
-        handoff.priority, handoff.risk = priority_for(risk), risk_name(risk)
+        handoff.priority = priority_for(risk)
         _changed(session, handoff, now)
     notify.wake()
     return True
@@ -533,7 +533,8 @@ def reply(
         _changed(session, handoff, now)
         audit.append(session, "reply", actor_id=officer_id, handoff_id=handoff_id, ip=ip, now=now)
         result = Delivery(
-            handoff_id, seq, handoff.conversation_id, handoff.channel, handoff.language, handoff.country, held is not None
+            handoff_id, seq, handoff.conversation_id, handoff.channel, handoff.language, country_of(session, handoff),
+            held is not None
         )
     notify.wake()
     return result
@@ -601,7 +602,8 @@ def close(
         _changed(session, handoff, now)
         audit.append(session, "close", actor_id=officer_id, handoff_id=handoff_id, outcome=outcome, ip=ip, now=now)
         result = Delivery(
-            handoff_id, int(handoff.message_seq), handoff.conversation_id, handoff.channel, handoff.language, handoff.country
+            handoff_id, int(handoff.message_seq), handoff.conversation_id, handoff.channel, handoff.language,
+            country_of(session, handoff),
         )
     notify.wake()
     return result
@@ -745,6 +747,8 @@ def on_conversation_erased(session: Session, conversation_id: str) -> None:
     for handoff in handoffs:
         session.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id == handoff.id))
         handoff.summary_ct = None
+        handoff.country_ct = None
+        handoff.priority = priority_for(None)  # the priority stood for her risk flag
         handoff.message_seq = 0
         if handoff.status in OPEN_STATUSES:
             handoff.status, handoff.outcome, handoff.closed_at = CLOSED, "left", now
@@ -832,6 +836,6 @@ def due_notices(
                 handoff.long_wait_notice_at = now
             notices.append(
                 Notice(int(handoff.id), kind, handoff.conversation_id, handoff.channel, handoff.language,
-                       handoff.country, status.position, status.wait_minutes)
+                       country_of(session, handoff), status.position, status.wait_minutes)
             )
     return notices
