@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from datetime import datetime
 from typing import Any, Mapping, Optional, Union
@@ -41,7 +40,9 @@ from channels.errors import ChannelError
 from channels.pipeline import QUICK_EXIT_PAYLOAD, HavenChannel, Ignored, Malformed, Parsed, language_from_code
 from channels.segments import split_words
 from channels.sending import HavenOutput, tracker_buttons
+from channels.json_input import load_json
 from channels.telegram_api import ALLOWED_UPDATES, TelegramApi
+from channels.telegram_shape import check_update
 
 __all__ = ["ALLOWED_UPDATES", "TelegramApi", "TelegramInput", "TelegramOutput", "parse_update", "WEBHOOK_PATH"]
 
@@ -142,6 +143,7 @@ def parse_update(data: Any) -> Parsed:
     """A Telegram update (already authenticated) -> Parsed; non-message updates are Ignored."""
     if not isinstance(data, dict) or "update_id" not in data:
         raise Malformed("not a Telegram update")
+    check_update(data)
     try:
         update = Update.de_json(data, None)
     except Exception as exc:  # noqa: BLE001 - PTB raises KeyError/TypeError/ValueError on bad shapes
@@ -319,11 +321,7 @@ class TelegramInput(HavenChannel):
     def parse(self, request: Request, body: bytes) -> Parsed:
         if not body.strip():
             raise Malformed("empty body")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Malformed("body is not JSON") from exc
-        return parse_update(data)
+        return parse_update(load_json(body))
 
     def extra_rows(self, parsed: Parsed, conversation_id: str) -> Optional[ExtraRows]:
         message_id = parsed.extra.get("message_id")

@@ -94,6 +94,14 @@ def _coordinate(value: Optional[str], bound: float) -> Optional[float]:
     return number
 
 
+def _country(region: Optional[str], from_country: Optional[str]) -> Optional[str]:
+    """An ISO 3166 alpha-2 code, or None: non-geographic numbers (+800, +882...) have region '001'."""
+    for candidate in (region, (from_country or "").strip().upper()):
+        if candidate and len(candidate) == 2 and candidate.isascii() and candidate.isalpha():
+            return candidate.upper()
+    return None
+
+
 def parse_twilio(params: TwilioParams, whatsapp: bool) -> Parsed:
     """One Twilio inbound webhook (SMS or WhatsApp) -> Parsed; status callbacks are Ignored."""
     if not params:
@@ -126,7 +134,7 @@ def parse_twilio(params: TwilioParams, whatsapp: bool) -> Parsed:
         payload=payload,
         location=(lat, lon) if lat is not None and lon is not None else None,
         unsupported="media" if num_media > 0 else None,
-        country=region or (params.first("FromCountry") or "").upper()[:2] or None,
+        country=_country(region, params.first("FromCountry")),
     )
     if parsed.text is None and parsed.payload is None and parsed.location is None and parsed.unsupported is None:
         raise Ignored()  # nothing to read (e.g. an empty SMS): acknowledge, no turn
