@@ -38,6 +38,8 @@ from channels.sending import HavenOutput, OptionMemory
 log = logging.getLogger("haven.channels")
 
 QUICK_EXIT_PAYLOAD = "/quick_exit"
+# Parsed.extra key: she typed a number outside the options of the latest message (their count).
+PICK_RANGE = "pick_range"
 LOCATION_INTENT = "/inform_location"
 # A first guess at her language from the country of her number, for channel notices only
 # (Rasa's language slot decides the language of the conversation).
@@ -367,6 +369,12 @@ class HavenChannel(InputChannel):
         rewrite: Optional[str] = None,
     ) -> None:
         conversation_id = output.conversation_id or ""
+        if parsed.extra.get(PICK_RANGE):  # "please pick 1 or 2": no Rasa turn, no older list
+            from bot import i18n
+
+            count = int(parsed.extra[PICK_RANGE])
+            await output.send_response(conversation_id, {"text": i18n.text("channels_pick_range", language, self.name(), count=count)})
+            return
         if parsed.unsupported:
             from bot import i18n
 

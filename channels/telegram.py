@@ -39,7 +39,7 @@ from channels.contacts import ExtraRows
 from channels.errors import ChannelError
 from channels.pipeline import QUICK_EXIT_PAYLOAD, HavenChannel, Ignored, Malformed, Parsed, language_from_code
 from channels.segments import split_words
-from channels.sending import HavenOutput, tracker_buttons
+from channels.sending import HavenOutput, map_typed_number, tracker_buttons
 from channels.json_input import load_json
 from channels.telegram_api import ALLOWED_UPDATES, TelegramApi
 from channels.telegram_shape import check_update
@@ -355,6 +355,9 @@ class TelegramInput(HavenChannel):
 
     async def resolve_payload(self, request: Request, conversation_id: str, parsed: Parsed) -> None:
         token = parsed.payload
+        if token is None and parsed.text is not None:
+            await map_typed_number(request, conversation_id, parsed)
+            return
         if not token or not token.startswith(TOKEN_PREFIX):
             return
         payload = self.tokens.lookup(conversation_id, token)

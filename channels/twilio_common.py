@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 from bot.settings import Settings, get_settings
 from channels import segments
 from channels.errors import ContactStopped, Misconfigured, Retryable, Throttled
-from channels.pipeline import HavenChannel, Ignored, Malformed, Parsed
+from channels.pipeline import PICK_RANGE, HavenChannel, Ignored, Malformed, Parsed
 from channels.sending import HavenOutput, OptionMemory, RetryPolicy, http_client, tracker_buttons
 
 log = logging.getLogger("haven.channels.twilio")
@@ -349,3 +349,7 @@ class TwilioInput(HavenChannel):
             payloads = [str(b.get("payload") or b.get("title") or "") for b in found[0]] if found else None
         if payloads and 1 <= number <= len(payloads) and payloads[number - 1]:
             parsed.payload = payloads[number - 1]
+        elif payloads:
+            # A number for the options of her latest message only, never for an older list.
+            self.options.remember(conversation_id, payloads)  # still valid for her next reply
+            parsed.extra[PICK_RANGE] = len(payloads)
