@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Optional
 
 log = logging.getLogger("haven.action_server")
 
@@ -32,6 +32,7 @@ def create_app() -> Any:
     from bot.nlg import render_request
 
     app = create_sdk_app("actions", cors_origins=[])
+    require_secret(app)
     i18n.catalog()  # load and validate locales at start-up, not on the first message
     _warm_up_gazetteer()
 
@@ -51,6 +52,29 @@ def create_app() -> Any:
         app.add_task(retention_loop())
 
     return app
+
+
+def require_secret(app: Any, secret: Optional[str] = None) -> None:
+    """Every route but /health answers 401 unless the request carries the shared action secret."""
+    import hmac
+
+    from sanic import response
+
+    from bot.settings import ACTION_SECRET_HEADER, get_settings
+
+    expected = (secret if secret is not None else get_settings().action_secret).encode("utf-8")
+    if not expected:
+        raise RuntimeError("the action server needs HAVEN_ACTION_SECRET")
+
+    @app.on_request
+    async def _check_secret(request: Any) -> Any:
+        if request.path == "/health":
+            return None
+        given = request.headers.get(ACTION_SECRET_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            log.warning("action server: request without the shared secret refused")
+            return response.json({"error": "unauthorised"}, status=401)
+        return None
 
 
 RETENTION_INTERVAL_S = 3600

@@ -36,17 +36,42 @@ def _quoted(match: "re.Match[str]") -> str:
     inner = match.group(0)[1:-1]
     return match.group(0) if _IDENTIFIER.match(inner) else f"'{REDACTED}'"
 
+def _quoted_identifier(match: "re.Match[str]") -> str:
+    return match.group(0) if _PY_IDENTIFIER.match(match.group(0)[1:-1]) else _quoted(match)
+
+
+# Loggers whose formatter needs the arguments as given (uvicorn's AccessFormatter unpacks 5).
+_ARGS_LOGGERS = frozenset({"uvicorn.access"})
 _installed = False
 QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO,
                  "hpack": logging.WARNING}
 
 
+# Loopback / any-interface addresses with an optional port ("http://127.0.0.1:5005") say nothing
+# about anyone: kept, so start-up lines stay readable. Any other address is still redacted.
+_LOOPBACK = re.compile(r"(?<![\d.])(?:127(?:\.\d{1,3}){3}|0\.0\.0\.0)(?::\d{1,5})?(?![\d.])")
+# Loggers whose quoted values are class names (Rasa's training hooks: "Starting to train component
+# 'DIETClassifier'"): a quoted class name (a capital, then letters, digits, underscores, with at
+# least one lower-case letter) passes there; nothing a user typed is logged by them.
+_IDENTIFIER_LOGGERS = ("rasa.engine",)
+_PY_IDENTIFIER = re.compile(r"^(?=.*[a-z])[A-Z][A-Za-z0-9_]*$")
+
+
 def scrub_numbers(text: str) -> str:
-    return _DIGITS.sub("[number]", _PHONE.sub("[number]", text))
+    kept: list[str] = []
+
+    def hold(match: "re.Match[str]") -> str:
+        kept.append(match.group(0))
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = _DIGITS.sub("[number]", _PHONE.sub("[number]", _LOOPBACK.sub(hold, text)))
+    return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
 
 
-def scrub(text: str) -> str:
-    """Redact anything that could carry a survivor's words or address from a log message."""
+def scrub(text: str, identifiers: bool = False) -> str:
+    """Redact anything that could carry a survivor's words or address from a log message.
+
+    `identifiers`: quoted class names pass (loggers in _IDENTIFIER_LOGGERS only)."""
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
@@ -56,7 +81,7 @@ def scrub(text: str) -> str:
         if isinstance(data, dict):
             safe = {k: (v if k in _KEEP_JSON_KEYS else REDACTED) for k, v in data.items()}
             return json.dumps(safe)
-    text = _QUOTED.sub(_quoted, text)
+    text = _QUOTED.sub(_quoted_identifier if identifiers else _quoted, text)
     text = _PAYLOAD.sub(REDACTED, text)
     return scrub_numbers(text)
 
@@ -67,12 +92,30 @@ def _is_own(name: str) -> bool:
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Rewrite a record in place so that formatting it can never reveal content."""
+    if record.name in _ARGS_LOGGERS and isinstance(record.args, tuple):
+        # Their formatters read record.args (uvicorn's access line): scrub each argument instead.
+        record.args = tuple(_scrub_arg(a) for a in record.args)
+        return _redact_exception(record)
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a broken format string must not break logging
         message = str(record.msg)
-    record.msg = scrub_numbers(message) if _is_own(record.name) else scrub(message)
+    if _is_own(record.name):
+        record.msg = scrub_numbers(message)
+    else:
+        record.msg = scrub(message, identifiers=record.name.startswith(_IDENTIFIER_LOGGERS))
     record.args = ()
+    return _redact_exception(record)
+
+
+def _scrub_arg(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    path, query, _ = value.partition("?")  # a query string may carry anything
+    return scrub(path) + (f"?{REDACTED}" if query or _ else "")
+
+
+def _redact_exception(record: logging.LogRecord) -> logging.LogRecord:
     if record.exc_info and record.exc_info[0] is not None:
         etype, value, tb = record.exc_info
         frames = "".join(traceback.format_tb(tb)) if tb else ""
@@ -93,6 +136,9 @@ def install_redaction() -> None:
             return redact_record(previous(*args, **kwargs))
 
         logging.setLogRecordFactory(factory)
+        # A failing handler must not print the exception being handled (its message may hold
+        # SQL parameters or her words) to stderr: logging's own error report is switched off.
+        logging.raiseExceptions = False
         _installed = True
     # At DEBUG these log request URLs (the Telegram bot token is in the path) and bodies.
     for name, level in QUIET_LOGGERS.items():

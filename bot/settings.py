@@ -15,7 +15,12 @@ VAR_DIR = ROOT / "var"
 SUPPORTED_LANGUAGES = ("en", "fr", "es", "pt", "sw")
 
 # Secrets a production deployment must set explicitly (dev generates throwaway ones under var/).
-PRODUCTION_REQUIRED = ("HAVEN_MASTER_KEY", "HAVEN_PSEUDONYM_KEY", "HAVEN_DATABASE_URL", "HAVEN_PUBLIC_URL")
+# HAVEN_ACTION_SECRET: the shared secret Rasa sends to the action/NLG server (header
+# ACTION_SECRET_HEADER, set in endpoints.yml); with several machines :5055 is not loopback.
+PRODUCTION_REQUIRED = (
+    "HAVEN_MASTER_KEY", "HAVEN_PSEUDONYM_KEY", "HAVEN_DATABASE_URL", "HAVEN_PUBLIC_URL", "HAVEN_ACTION_SECRET",
+)
+ACTION_SECRET_HEADER = "X-Haven-Action-Secret"
 
 
 class SettingsError(RuntimeError):
@@ -72,6 +77,7 @@ class Settings:
     telegram_api_base: str = "https://api.telegram.org"
     sms_max_segments: int = 4
     retention_days: int = 30
+    receipt_days: int = 366
     cover_text: Optional[str] = None
     # Per-language quick-exit cover text (HAVEN_COVER_TEXT_FR, ...); "" sends nothing in that language.
     cover_texts: Mapping[str, str] = field(default_factory=dict)
@@ -81,6 +87,7 @@ class Settings:
     countries: tuple[str, ...] = ("KE",)
     rasa_url: str = "http://127.0.0.1:5005"
     action_url: str = "http://127.0.0.1:5055"
+    action_secret: str = field(default="", repr=False)
     console_port: int = 8080
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
@@ -178,6 +185,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         telegram_api_base=(get("HAVEN_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
         sms_max_segments=integer("HAVEN_SMS_MAX_SEGMENTS", 4),
         retention_days=integer("HAVEN_RETENTION_DAYS", 30),
+        receipt_days=integer("HAVEN_RECEIPT_DAYS", 366),
         cover_text=env.get("HAVEN_COVER_TEXT"),
         cover_texts={lang: env[f"HAVEN_COVER_TEXT_{lang.upper()}"] for lang in SUPPORTED_LANGUAGES
                      if f"HAVEN_COVER_TEXT_{lang.upper()}" in env},
@@ -185,6 +193,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         countries=_country_list(get("HAVEN_COUNTRIES"), (get("HAVEN_DEFAULT_COUNTRY") or "KE").upper()),
         rasa_url=(get("HAVEN_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
         action_url=(get("HAVEN_ACTION_URL") or "http://127.0.0.1:5055").rstrip("/"),
+        action_secret=get("HAVEN_ACTION_SECRET") or _dev_secret("action_secret"),
         console_port=integer("HAVEN_CONSOLE_PORT", 8080),
         log_level=(get("HAVEN_LOG_LEVEL") or "INFO").upper(),
         max_body_bytes=integer("HAVEN_MAX_BODY_BYTES", 64 * 1024),

@@ -15,10 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.crypto import ConversationCipher, get_or_create_cipher, load_cipher
+from bot.store import tombstones
 from bot.store.db import session_scope
-from bot.store.models import Contact, Erasure, InboundReceipt, utcnow
+from bot.store.models import Contact, InboundReceipt, utcnow
+from bot.store.receipts import day_of
 
 ADDRESS_CONTEXT = "contacts|address"
+COUNTRY_CONTEXT = "contacts|country"
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,29 @@ def record_inbound(
     country: Optional[str],
     reset_opt_out: bool,
     extra_rows: Optional[ExtraRows] = None,
+    sent_at: Optional[datetime] = None,
 ) -> Optional[Recorded]:
-    """Store the receipt and upsert the contact in one transaction; None if the receipt exists."""
+    """Store the receipt and upsert the contact in one transaction; None if the receipt exists.
+
+    The receipt carries no conversation id (it outlives an erase: bot/store/receipts.py). A
+    message the provider dates (`sent_at`, Telegram) before a recent erase of this conversation is
+    a late delivery from before her quick exit: None, and nothing is stored.
+    """
     for attempt in range(3):
         try:
             with session_scope(immediate=True) as session:
                 now = utcnow()
+                if sent_at is not None:
+                    erased_at = tombstones.erased_at(session, conversation_id)
+                    if erased_at is not None and sent_at <= erased_at:
+                        return None
                 try:
                     with session.begin_nested():
                         session.add(
                             InboundReceipt(
                                 channel=channel,
                                 receipt_hash=receipt_hash,
-                                conversation_id=conversation_id,
-                                received_at=now,
+                                received_at=day_of(now),
                             )
                         )
                 except IntegrityError:
@@ -71,18 +83,26 @@ def record_inbound(
                 contact.last_inbound_at = now
                 contact.last_active_at = now
                 if country:
-                    contact.country = country
+                    contact.country_ct = cipher.encrypt_text(country, COUNTRY_CONTEXT)
+                else:
+                    country = _country(cipher, contact)
                 if reset_opt_out and contact.opted_out:
                     contact.opted_out = False
                 if extra_rows is not None:
                     extra_rows(session, cipher)
                 session.flush()
-                return Recorded(conversation_id, contact.language, contact.country)
+                return Recorded(conversation_id, contact.language, country)
         except IntegrityError:
             # Two first messages of one new contact raced on the contact/key insert: try again.
             if attempt == 2:
                 raise
     return None  # pragma: no cover - loop always returns or raises
+
+
+def _country(cipher: Optional[ConversationCipher], contact: Contact) -> Optional[str]:
+    if cipher is None or contact.country_ct is None:
+        return None
+    return cipher.decrypt_text(contact.country_ct, COUNTRY_CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -108,16 +128,15 @@ def load_contact(conversation_id: str) -> Optional[ContactInfo]:
         if cipher is not None and contact.address_ct is not None:
             address = cipher.decrypt_text(contact.address_ct, ADDRESS_CONTEXT)
         return ContactInfo(
-            contact.channel, address, bool(contact.opted_out), contact.last_inbound_at, contact.language, contact.country
+            contact.channel, address, bool(contact.opted_out), contact.last_inbound_at, contact.language,
+            _country(cipher, contact),
         )
 
 
 def may_send(conversation_id: str, since: datetime) -> Optional[str]:
     """Why nothing more may be sent ('opted out', 'erased'), or None if sending is allowed."""
     with session_scope() as session:
-        erased_at = session.execute(
-            select(Erasure.erased_at).where(Erasure.conversation_id == conversation_id)
-        ).scalar_one_or_none()
+        erased_at = tombstones.erased_at(session, conversation_id)
         if erased_at is not None and erased_at >= since:
             return "erased"
         opted_out = session.execute(

@@ -30,12 +30,16 @@ from bot.crypto import keyed_hash, pseudonym
 from bot.safety.gate import GateResult, Inbound, Verdict, screen
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
 from bot.store.models import utcnow
+from bot.store.receipts import receipt_window
+from bot.store.receipts import release as release_receipt
 from channels.contacts import ExtraRows, Recorded, record_inbound
 from channels.sending import HavenOutput, OptionMemory
 
 log = logging.getLogger("haven.channels")
 
 QUICK_EXIT_PAYLOAD = "/quick_exit"
+# Parsed.extra key: she typed a number outside the options of the latest message (their count).
+PICK_RANGE = "pick_range"
 LOCATION_INTENT = "/inform_location"
 _LEADING_SLASHES = re.compile(r"^/+\s*")
 
@@ -274,6 +278,13 @@ class HavenChannel(InputChannel):
 
         # Anything that erases this conversation from here on stops this turn's replies.
         started_at = utcnow()
+        sent_at = parsed.extra.get("date")
+        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
+            sent_at = None
+        elif sent_at < started_at - receipt_window():
+            # Older than any receipt we keep: a replay, never a provider retry (Telegram: 24 h).
+            log.info("%s webhook: message older than the receipt window ignored", name)
+            return self.ok()
         key = self.settings.pseudonym_key
         conversation_id = pseudonym(key, name, parsed.address)
         receipt = keyed_hash(key, f"inbound_receipt|{name}", parsed.provider_id)
@@ -286,11 +297,29 @@ class HavenChannel(InputChannel):
             parsed.country,
             self.reset_opt_out_on_inbound(),
             self.extra_rows(parsed, conversation_id),
+            sent_at,
         )
         if recorded is None:
-            log.info("%s webhook: duplicate delivery ignored", name)
+            log.info("%s webhook: duplicate or pre-erase delivery ignored", name)
             return self.ok()
+        try:
+            return await self._screen_and_answer(request, on_new_message, parsed, recorded, started_at)
+        except BaseException:
+            # Not handled: forget the receipt so the provider's retry can deliver it.
+            await asyncio.to_thread(release_receipt, name, receipt)
+            raise
 
+    async def _screen_and_answer(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        parsed: Parsed,
+        recorded: Recorded,
+        started_at: datetime,
+    ) -> HTTPResponse:
+        """The gate, then the answer (the Rasa turn runs in the background)."""
+        name = self.name()
+        conversation_id = recorded.conversation_id
         await self.resolve_payload(request, conversation_id, parsed)
         metadata: dict[str, Any] = {"language_hint": parsed.language_hint, "country": recorded.country, "channel": name}
         if recorded.country and self.country_source not in (None, "phone"):
@@ -340,6 +369,12 @@ class HavenChannel(InputChannel):
         rewrite: Optional[str] = None,
     ) -> None:
         conversation_id = output.conversation_id or ""
+        if parsed.extra.get(PICK_RANGE):  # "please pick 1 or 2": no Rasa turn, no older list
+            from bot import i18n
+
+            count = int(parsed.extra[PICK_RANGE])
+            await output.send_response(conversation_id, {"text": i18n.text("channels_pick_range", language, self.name(), count=count)})
+            return
         if parsed.unsupported:
             from bot import i18n
 

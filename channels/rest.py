@@ -11,7 +11,6 @@ does on the phone channels. Differences from the stock channel, on purpose:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from typing import Any, Awaitable, Callable, Optional
@@ -24,7 +23,8 @@ from sanic.response import HTTPResponse
 
 from bot.safety.gate import Inbound, Verdict, screen
 from bot.settings import Settings, get_settings
-from channels.pipeline import language_from_code
+from channels.json_input import load_json
+from channels.pipeline import Malformed, language_from_code
 
 log = logging.getLogger("haven.channels.rest")
 
@@ -75,13 +75,15 @@ class RestInput(RasaRestInput):
             if len(request.body or b"") > channel.settings.max_body_bytes:
                 return response.text("payload too large", status=413)
             try:
-                data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
+                data = load_json(request.body or b"")
+            except Malformed:
                 return response.text("bad request", status=400)
             if not isinstance(data, dict):
                 return response.text("bad request", status=400)
             sender, text = data.get("sender"), data.get("message")
             if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER or not isinstance(text, str):
+                return response.text("bad request", status=400)
+            if not sender.isprintable() or "\x00" in text:  # NUL is refused by PostgreSQL
                 return response.text("bad request", status=400)
             if PSEUDONYM_SHAPE.match(sender):
                 log.warning("rest webhook rejected: sender id shaped like a channel conversation")

@@ -136,6 +136,22 @@ async def tracker_buttons(request: Request, conversation_id: str, latest_only: b
     return found
 
 
+async def map_typed_number(request: Request, conversation_id: str, parsed: Any) -> None:
+    """A typed number ('2') picks an option of her latest message only (Telegram: its buttons);
+    out of range, `parsed.extra["pick_range"]` asks her to pick again. Without options: text."""
+    from channels.segments import parse_number
+
+    number = parse_number(parsed.text)
+    if number is None:
+        return
+    found = await tracker_buttons(request, conversation_id, latest_only=True)
+    payloads = [str(b.get("payload") or b.get("title") or "") for b in found[0]] if found else []
+    if payloads and 1 <= number <= len(payloads) and payloads[number - 1]:
+        parsed.payload = payloads[number - 1]
+    elif payloads:
+        parsed.extra["pick_range"] = len(payloads)
+
+
 # ---------------------------------------------------------------- output channel base
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from datetime import datetime
 from typing import Any, Mapping, Optional, Union
 
 from sanic.request import Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram import (
     InlineKeyboardButton,
@@ -34,15 +32,18 @@ from bot.countries import country_of_language_code
 from bot.crypto import ConversationCipher, get_or_create_cipher
 from bot.safety.gate import GateResult
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
+from bot.store import tombstones
 from bot.store.db import session_scope
-from bot.store.models import Erasure, TelegramMessage, utcnow
+from bot.store.models import TelegramMessage, utcnow
 from bot.text import normalise
 from channels.contacts import ExtraRows
 from channels.errors import ChannelError
 from channels.pipeline import QUICK_EXIT_PAYLOAD, HavenChannel, Ignored, Malformed, Parsed, language_from_code
 from channels.segments import split_words
-from channels.sending import HavenOutput, tracker_buttons
+from channels.sending import HavenOutput, map_typed_number, tracker_buttons
+from channels.json_input import load_json
 from channels.telegram_api import ALLOWED_UPDATES, TelegramApi
+from channels.telegram_shape import check_update
 
 __all__ = ["ALLOWED_UPDATES", "TelegramApi", "TelegramInput", "TelegramOutput", "parse_update", "WEBHOOK_PATH"]
 
@@ -79,9 +80,7 @@ def _store_message_id(session: Session, cipher: ConversationCipher, direction: s
 def store_outbound(conversation_id: str, message_id: int, since: datetime) -> bool:
     """Record a sent message id; False (nothing stored) if the conversation was erased since `since`."""
     with session_scope(immediate=True) as session:
-        erased_at = session.execute(
-            select(Erasure.erased_at).where(Erasure.conversation_id == conversation_id)
-        ).scalar_one_or_none()
+        erased_at = tombstones.erased_at(session, conversation_id)
         if erased_at is not None and erased_at >= since:
             return False
         cipher = get_or_create_cipher(session, conversation_id)
@@ -145,6 +144,7 @@ def parse_update(data: Any) -> Parsed:
     """A Telegram update (already authenticated) -> Parsed; non-message updates are Ignored."""
     if not isinstance(data, dict) or "update_id" not in data:
         raise Malformed("not a Telegram update")
+    check_update(data)
     try:
         update = Update.de_json(data, None)
     except Exception as exc:  # noqa: BLE001 - PTB raises KeyError/TypeError/ValueError on bad shapes
@@ -325,11 +325,7 @@ class TelegramInput(HavenChannel):
     def parse(self, request: Request, body: bytes) -> Parsed:
         if not body.strip():
             raise Malformed("empty body")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Malformed("body is not JSON") from exc
-        return parse_update(data)
+        return parse_update(load_json(body))
 
     def extra_rows(self, parsed: Parsed, conversation_id: str) -> Optional[ExtraRows]:
         message_id = parsed.extra.get("message_id")
@@ -363,6 +359,9 @@ class TelegramInput(HavenChannel):
 
     async def resolve_payload(self, request: Request, conversation_id: str, parsed: Parsed) -> None:
         token = parsed.payload
+        if token is None and parsed.text is not None:
+            await map_typed_number(request, conversation_id, parsed)
+            return
         if not token or not token.startswith(TOKEN_PREFIX):
             return
         payload = self.tokens.lookup(conversation_id, token)

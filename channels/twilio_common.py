@@ -22,7 +22,7 @@ from bot.countries import country_of_number
 from bot.settings import Settings, get_settings
 from channels import segments
 from channels.errors import ContactStopped, Misconfigured, Retryable, Throttled
-from channels.pipeline import HavenChannel, Ignored, Malformed, Parsed
+from channels.pipeline import PICK_RANGE, HavenChannel, Ignored, Malformed, Parsed
 from channels.sending import HavenOutput, OptionMemory, RetryPolicy, http_client, tracker_buttons
 
 log = logging.getLogger("haven.channels.twilio")
@@ -95,6 +95,14 @@ def _coordinate(value: Optional[str], bound: float) -> Optional[float]:
     return number
 
 
+def _country(*candidates: Optional[str]) -> Optional[str]:
+    """The first ISO 3166 alpha-2 code, or None: non-geographic numbers (+800, +882...) have region '001'."""
+    for candidate in ((c or "").strip().upper() for c in candidates):
+        if candidate and len(candidate) == 2 and candidate.isascii() and candidate.isalpha():
+            return candidate.upper()
+    return None
+
+
 def parse_twilio(params: TwilioParams, whatsapp: bool) -> Parsed:
     """One Twilio inbound webhook (SMS or WhatsApp) -> Parsed; status callbacks are Ignored."""
     if not params:
@@ -127,7 +135,7 @@ def parse_twilio(params: TwilioParams, whatsapp: bool) -> Parsed:
         payload=payload,
         location=(lat, lon) if lat is not None and lon is not None else None,
         unsupported="media" if num_media > 0 else None,
-        country=region or (params.first("FromCountry") or "").upper()[:2] or country_of_number(address),
+        country=_country(region, params.first("FromCountry"), country_of_number(address)),
     )
     if parsed.text is None and parsed.payload is None and parsed.location is None and parsed.unsupported is None:
         raise Ignored()  # nothing to read (e.g. an empty SMS): acknowledge, no turn
@@ -343,3 +351,7 @@ class TwilioInput(HavenChannel):
             payloads = [str(b.get("payload") or b.get("title") or "") for b in found[0]] if found else None
         if payloads and 1 <= number <= len(payloads) and payloads[number - 1]:
             parsed.payload = payloads[number - 1]
+        elif payloads:
+            # A number for the options of her latest message only, never for an older list.
+            self.options.remember(conversation_id, payloads)  # still valid for her next reply
+            parsed.extra[PICK_RANGE] = len(payloads)

@@ -26,6 +26,8 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 TEST_KEYS = {
     "HAVEN_MASTER_KEY": "dGVzdC1tYXN0ZXIta2V5LTAwMDAwMDAwMDAwMDAwMDA",
     "HAVEN_PSEUDONYM_KEY": "dGVzdC1wc2V1ZG9ueW0ta2V5LTAwMDAwMDAwMDAwMDA",
+    # Rasa expands ${HAVEN_ACTION_SECRET} in endpoints.yml (bot.rasa_adapters.main sets it in the Rasa process).
+    "HAVEN_ACTION_SECRET": "action-secret-for-tests-0001",
 }
 
 

@@ -98,6 +98,9 @@ def create_app(
     engine: Optional[Engine] = None,
 ) -> Starlette:
     """The console ASGI app. `outbound` defaults to `channels.outbound` (tests pass a fake)."""
+    from bot.logging_setup import install_redaction
+
+    install_redaction()  # the same redaction as the Rasa and action processes (tracebacks, SQL parameters)
     settings = settings or get_settings()
     console = Console(
         settings=settings,

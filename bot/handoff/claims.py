@@ -24,8 +24,9 @@ from bot.handoff.models import (
     QUEUED,
     Handoff,
     Team,
+    country_of,
     priority_for,
-    risk_name,
+    set_country,
     summary_context,
 )
 from bot.handoff.writes import (
@@ -97,15 +98,13 @@ def _enqueue_once(
         ).scalar_one_or_none()
         if existing is not None:
             if priority_for(risk) < existing.priority:
-                existing.priority, existing.risk = priority_for(risk), risk_name(risk)
+                existing.priority = priority_for(risk)
                 _changed(session, existing, now)
             return Enqueued(int(existing.id), False, int(existing.priority), str(existing.status))
         handoff = Handoff(
             conversation_id=conversation_id,
             channel=channel,
             language=language,
-            country=country,
-            risk=risk_name(risk),
             priority=priority_for(risk),
             status=QUEUED,
             team_id=team_id,
@@ -116,6 +115,7 @@ def _enqueue_once(
         )
         session.add(handoff)
         session.flush()
+        set_country(session, handoff, country)
         if summary:
             cipher = get_or_create_cipher(session, conversation_id)
             handoff.summary_ct = cipher.encrypt_text(summary, summary_context(int(handoff.id)))
@@ -138,7 +138,7 @@ def escalate(conversation_id: str, risk: str, engine: Optional[Engine] = None, n
         ).scalar_one_or_none()
         if handoff is None or priority_for(risk) >= handoff.priority:
             return False
-        handoff.priority, handoff.risk = priority_for(risk), risk_name(risk)
+        handoff.priority = priority_for(risk)
         _changed(session, handoff, now)
     notify.wake()
     return True
@@ -348,7 +348,8 @@ def close(
         _changed(session, handoff, now)
         audit.append(session, "close", actor_id=officer_id, handoff_id=handoff_id, outcome=outcome, ip=ip, now=now)
         result = Delivery(
-            handoff_id, int(handoff.message_seq), handoff.conversation_id, handoff.channel, handoff.language, handoff.country
+            handoff_id, int(handoff.message_seq), handoff.conversation_id, handoff.channel, handoff.language,
+            country_of(session, handoff),
         )
     notify.wake()
     return result

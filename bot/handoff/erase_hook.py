@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.handoff.models import CLOSED, OPEN_STATUSES, Handoff, HandoffMessage
+from bot.handoff.models import CLOSED, OPEN_STATUSES, Handoff, HandoffMessage, priority_for
 from bot.handoff.writes import _changed, _locked
 from bot.safety.erase import add_erase_listener
 from bot.store.models import utcnow
@@ -28,6 +28,8 @@ def on_conversation_erased(session: Session, conversation_id: str) -> None:
     for handoff in handoffs:
         session.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id == handoff.id))
         handoff.summary_ct = None
+        handoff.country_ct = None
+        handoff.priority = priority_for(None)  # the priority stood for her risk flag
         handoff.message_seq = 0
         if handoff.status in OPEN_STATUSES:
             handoff.status, handoff.outcome, handoff.closed_at = CLOSED, "left", now

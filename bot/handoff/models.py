@@ -10,6 +10,8 @@ it was given, so a stale owner's write matches no row and is rejected.
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -60,6 +62,41 @@ def risk_name(risk: str | None) -> str:
     return risk if risk in PRIORITIES else "other"
 
 
+def risk_of(priority: int | None) -> str:
+    """The risk flag a priority stands for (the risk itself is not stored: the priority says it)."""
+    for name, value in PRIORITIES.items():
+        if value == priority:
+            return name
+    return "other"
+
+
+def country_context() -> str:
+    """The AAD of a handoff's encrypted country (bound to the conversation by the cipher)."""
+    return "handoffs|country"
+
+
+def country_of(session: Any, handoff: "Handoff") -> Optional[str]:
+    """Her country, decrypted (None if unknown, or the conversation was erased)."""
+    from bot.crypto import DecryptionError, load_cipher
+
+    if handoff.country_ct is None:
+        return None
+    try:
+        cipher = load_cipher(session, handoff.conversation_id)
+        return None if cipher is None else cipher.decrypt_text(handoff.country_ct, country_context())
+    except DecryptionError:
+        return None
+
+
+def set_country(session: Any, handoff: "Handoff", country: Optional[str]) -> None:
+    """Store her country encrypted under the conversation key."""
+    from bot.crypto import get_or_create_cipher
+
+    if country:
+        cipher = get_or_create_cipher(session, handoff.conversation_id)
+        handoff.country_ct = cipher.encrypt_text(country, country_context())
+
+
 class Team(Base):
     """A team of officers (e.g. a region or a speciality); a handoff may be routed to one."""
 
@@ -103,8 +140,11 @@ class Handoff(Base):
     conversation_id = Column(String(64), nullable=False, index=True)
     channel = Column(String(16), nullable=False)
     language = Column(String(8), nullable=False)
-    country = Column(String(2), nullable=True)
-    risk = Column(String(16), nullable=False, default="other")
+    # Her country, encrypted under the conversation key (context `country_context()`).
+    country_ct = Column(LargeBinary, nullable=True)
+    # The queue order needs the priority in clear (ORDER BY over every open handoff); it also
+    # stands for the risk flag (`risk_of`), so no separate risk column is kept, and an erase
+    # resets it to "other".
     priority = Column(SmallInteger, nullable=False)
     status = Column(String(16), nullable=False, default=QUEUED)
     team_id = Column(Integer, ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot.handoff.models import QUEUED, Handoff
+from bot.handoff.models import QUEUED, Handoff, country_of
 from bot.handoff.writes import _locked, _now, _write
 
 
@@ -85,6 +85,6 @@ def due_notices(
                 handoff.long_wait_notice_at = now
             notices.append(
                 Notice(int(handoff.id), kind, handoff.conversation_id, handoff.channel, handoff.language,
-                       handoff.country, status.position, status.wait_minutes)
+                       country_of(session, handoff), status.position, status.wait_minutes)
             )
     return notices

@@ -29,6 +29,8 @@ from bot.handoff.models import (
     HandoffMessage,
     message_context,
     summary_context,
+    country_of,
+    risk_of,
 )
 from bot.staff.roster import on_duty_ids
 from bot.store.db import session_scope
@@ -92,7 +94,7 @@ def _item(h: Handoff, now: datetime, viewer_id: Optional[int], key: Optional[byt
         code=display_code(h.conversation_id, key),
         language=h.language,
         channel=h.channel,
-        risk=h.risk,
+        risk=risk_of(h.priority),
         priority=int(h.priority),
         status=QUEUED if lapsed else h.status,
         waiting_seconds=max(0, int((now - h.enqueued_at).total_seconds())),
@@ -145,7 +147,7 @@ def conversation_of(engine: Optional[Engine], handoff_id: int) -> Optional[tuple
     """(conversation id, channel, language, country) of a handoff, for sending her a line."""
     with session_scope(engine) as session:
         h = session.get(Handoff, handoff_id)
-        return (h.conversation_id, h.channel, h.language, h.country) if h else None
+        return (h.conversation_id, h.channel, h.language, country_of(session, h)) if h else None
 
 
 def handle_minutes(session: Session, now: datetime, language: Optional[str] = None) -> float:
@@ -299,7 +301,8 @@ def claimant_view(
                     body = ""
                 entries.append(TranscriptEntry(int(row.seq), row.kind, body, row.created_at, row.delivery, row.officer_id))
         audit.append(session, "transcript_read", actor_id=officer_id, handoff_id=handoff_id, ip=ip, now=now)
-        return Detail(_item(handoff, now, officer_id, key), summary, handoff.country, handoff.lease_expires_at, entries)
+        country = country_of(session, handoff)
+        return Detail(_item(handoff, now, officer_id, key), summary, country, handoff.lease_expires_at, entries)
 
 
 # ------------------------------------------------------------------ dashboard (aggregates only)
@@ -310,13 +313,14 @@ def dashboard(engine: Optional[Engine] = None, now: Optional[datetime] = None) -
     now = now or utcnow()
     with session_scope(engine) as session:
         waiting = session.execute(
-            select(Handoff.risk, Handoff.enqueued_at).where(
+            select(Handoff.priority, Handoff.enqueued_at).where(
                 or_(Handoff.status == QUEUED, and_(Handoff.status == CLAIMED, Handoff.lease_expires_at <= now))
             )
         ).all()
         by_risk = {"danger": 0, "disclosed": 0, "other": 0}
         waits = []
-        for risk, enqueued_at in waiting:
+        for priority, enqueued_at in waiting:
+            risk = risk_of(priority)
             by_risk[risk] = by_risk.get(risk, 0) + 1
             waits.append((now - enqueued_at).total_seconds() / 60)
         active = session.execute(

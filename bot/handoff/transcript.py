@@ -25,6 +25,7 @@ from bot.handoff.models import (
     SURVIVOR,
     Handoff,
     HandoffMessage,
+    country_of,
     message_context,
 )
 from bot.handoff.writes import (
@@ -96,7 +97,8 @@ def reply(
         _changed(session, handoff, now)
         audit.append(session, "reply", actor_id=officer_id, handoff_id=handoff_id, ip=ip, now=now)
         result = Delivery(
-            handoff_id, seq, handoff.conversation_id, handoff.channel, handoff.language, handoff.country, held is not None
+            handoff_id, seq, handoff.conversation_id, handoff.channel, handoff.language, country_of(session, handoff),
+            held is not None
         )
     notify.wake()
     return result

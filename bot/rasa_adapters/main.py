@@ -9,10 +9,21 @@ from __future__ import annotations
 import sys
 
 
+def share_action_secret() -> None:
+    """endpoints.yml sends ${HAVEN_ACTION_SECRET} to the action/NLG server: make sure it is set
+    (in dev it is the generated one under var/dev-secrets/, which the action server reads too)."""
+    import os
+
+    from bot.settings import get_settings
+
+    os.environ["HAVEN_ACTION_SECRET"] = get_settings().action_secret
+
+
 def main(argv: list[str]) -> None:
     from bot.logging_setup import install_redaction
 
     install_redaction()  # before Rasa is imported: it reads FORCE_JSON_LOGGING at import time
+    share_action_secret()
     if argv[:1] in (["run"], ["test"], ["shell"]):
         from bot.rasa_adapters.patches import install
 

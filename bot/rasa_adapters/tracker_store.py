@@ -2,8 +2,9 @@
 
 Referenced from endpoints.yml as `bot.rasa_adapters.tracker_store.EncryptedTrackerStore`. Event JSON
 (which holds her words, entities and slot values) is stored only as AES-GCM ciphertext bound to
-its row; intent and action names stay clear for content-free statistics. Database work runs in a
-worker thread so the Rasa event loop is never blocked.
+its row; only the event type and timestamp stay clear (the latest-session query needs them), and
+intent and action names (which say what she asked: `immediate_danger`) are only inside the
+ciphertext. Database work runs in a worker thread so the Rasa event loop is never blocked.
 
 Erase integration: when a turn ran `action_quick_exit`, `save` erases the conversation instead of
 writing it; and events stamped before an erase tombstone are never written back (a turn that
@@ -27,16 +28,17 @@ from sqlalchemy.engine import Engine
 
 import bot.handoff  # noqa: F401 - subscribes the handoff erase listener (a quick exit closes it)
 from bot.crypto import DecryptionError, get_or_create_cipher, load_cipher
+from bot.store import tombstones
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Erasure, TrackerEvent
+from bot.store.models import TrackerEvent
 
 log = logging.getLogger("haven.store.tracker")
 
 QUICK_EXIT_ACTION = "action_quick_exit"
 
 
-def _context(type_name: str, timestamp: Any, intent: Optional[str], action: Optional[str]) -> str:
-    return f"tracker_events|{type_name}|{timestamp!r}|{intent}|{action}"
+def _context(type_name: str, timestamp: Any) -> str:
+    return f"tracker_events|{type_name}|{timestamp!r}"
 
 
 class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
@@ -90,26 +92,22 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             new_events = events[stored:]
             if any(isinstance(e, ActionExecuted) and e.action_name == QUICK_EXIT_ACTION for e in new_events):
                 return True
-            tomb = session.get(Erasure, conversation_id)
-            if tomb is not None:
-                erased_ts = tomb.erased_at.timestamp()
+            erased_at = tombstones.erased_at(session, conversation_id)
+            if erased_at is not None:
+                erased_ts = erased_at.timestamp()
                 new_events = [e for e in new_events if (e.timestamp or 0) > erased_ts]
             if not new_events:
                 return False
             cipher = get_or_create_cipher(session, conversation_id)
             for event in new_events:
                 data = event.as_dict()
-                intent = (data.get("parse_data") or {}).get("intent", {}).get("name")
-                action = data.get("name")
                 timestamp = data.get("timestamp")
                 session.add(
                     TrackerEvent(
                         conversation_id=conversation_id,
                         type_name=event.type_name,
                         timestamp=timestamp,
-                        intent_name=intent,
-                        action_name=action,
-                        data_ct=cipher.encrypt_text(json.dumps(data), _context(event.type_name, timestamp, intent, action)),
+                        data_ct=cipher.encrypt_text(json.dumps(data), _context(event.type_name, timestamp)),
                     )
                 )
         return False
@@ -137,9 +135,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             events = []
             for row in rows:
                 try:
-                    plain = cipher.decrypt_text(
-                        row.data_ct, _context(row.type_name, row.timestamp, row.intent_name, row.action_name)
-                    )
+                    plain = cipher.decrypt_text(row.data_ct, _context(row.type_name, row.timestamp))
                 except DecryptionError:
                     log.error("a tracker event failed authentication and was skipped (id=%s)", row.id)
                     continue

@@ -20,12 +20,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.crypto import DecryptionError, load_cipher, shred_key
+from bot.store import receipts, tombstones
 from bot.store.db import checkpoint_sqlite, get_engine, session_scope
 from bot.store.models import (
     Contact,
     ConversationKey,
-    Erasure,
-    InboundReceipt,
     SafetyState,
     TelegramMessage,
     TrackerEvent,
@@ -118,14 +117,12 @@ def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, no
                 chat_id = None
         for hook in _hooks():
             hook(session, conversation_id)
-        for model in (TrackerEvent, TelegramMessage, InboundReceipt, Contact, SafetyState):
+        # Inbound receipts stay (they hold no conversation id): a replay of any message she sent
+        # before stays a duplicate, so it makes no turn, no contact row and no reply.
+        for model in (TrackerEvent, TelegramMessage, Contact, SafetyState):
             session.execute(delete(model).where(model.conversation_id == conversation_id))
         had_key = shred_key(session, conversation_id)
-        tomb = session.get(Erasure, conversation_id)
-        if tomb is None:
-            session.add(Erasure(conversation_id=conversation_id, erased_at=now))
-        else:
-            tomb.erased_at = now
+        tombstones.mark(session, conversation_id, now)
     checkpoint_sqlite(engine)
     log.info("conversation erased")
     return EraseReport(conversation_id, had_key, sorted(set(tg_ids)), chat_id if tg_ids else None)
@@ -157,7 +154,8 @@ def idle_conversations(cutoff: datetime, engine: Optional[Engine] = None) -> lis
 
 
 def erase_idle_conversations(days: Optional[int] = None, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> int:
-    """The retention job: erase every conversation idle longer than `days`; prune old tombstones."""
+    """The retention job: erase every conversation idle longer than `days`; prune old tombstones
+    (bot/store/tombstones.py) and receipts (bot/store/receipts.py)."""
     from bot.settings import get_settings
 
     days = get_settings().retention_days if days is None else days
@@ -168,5 +166,6 @@ def erase_idle_conversations(days: Optional[int] = None, engine: Optional[Engine
         erase_conversation(cid, engine, now=now)
         count += 1
     with session_scope(engine or get_engine()) as session:
-        session.execute(delete(Erasure).where(Erasure.erased_at < cutoff))
+        tombstones.prune(session, now)
+        receipts.prune(session, now)
     return count

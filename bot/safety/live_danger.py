@@ -72,7 +72,7 @@ def flag_transcript(conversation_id: str, subject: str = "self", engine: Optiona
                     now: Optional[datetime] = None) -> Optional[LiveFlag]:
     """Flag the claimed handoff after her danger message and raise its risk; None if not claimed."""
     from bot.handoff import notify
-    from bot.handoff.models import CLAIMED, Handoff, priority_for, risk_name
+    from bot.handoff.models import CLAIMED, Handoff, country_of, priority_for
     from bot.store.db import session_scope
     from bot.store.models import utcnow
 
@@ -86,9 +86,9 @@ def flag_transcript(conversation_id: str, subject: str = "self", engine: Optiona
         last = _last_officer_answer(session, int(handoff.id))
         recent = last is not None and _aware(last) >= now - ANSWER_WINDOW
         _append_note(session, handoff, FLAG_NOTE.format(then=THEN_WAIT if recent else THEN_SENT), now)
-        handoff.priority, handoff.risk = priority_for("danger"), risk_name("danger")
+        handoff.priority = priority_for("danger")
         flag = LiveFlag(int(handoff.id), conversation_id, str(handoff.channel), str(handoff.language or "en"),
-                        handoff.country, subject, now, recent)
+                        country_of(session, handoff), subject, now, recent)
     notify.wake()
     return flag
 

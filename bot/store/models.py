@@ -74,7 +74,8 @@ class Contact(Base):
     conversation_id = Column(String(64), primary_key=True)
     channel = Column(String(16), nullable=False)
     address_ct = Column(LargeBinary, nullable=True)
-    country = Column(String(2), nullable=True)
+    # Her country (from her number) reveals where she is: encrypted, context "contacts|country".
+    country_ct = Column(LargeBinary, nullable=True)
     language = Column(String(8), nullable=True)
     opted_out = Column(Boolean, nullable=False, default=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -83,14 +84,18 @@ class Contact(Base):
 
 
 class InboundReceipt(Base):
-    """One row per provider message id (keyed hash): a retried webhook makes no second turn."""
+    """One row per provider message id (keyed hash): a retried or replayed webhook makes no turn.
+
+    No conversation id: a receipt outlives an erase (a replay after her quick exit must stay a
+    duplicate) and cannot be linked back to her. Kept `Settings.receipt_days` (see
+    bot/store/receipts.py for why that long); `received_at` is truncated to the day.
+    """
 
     __tablename__ = "inbound_receipts"
     __table_args__ = (UniqueConstraint("channel", "receipt_hash", name="uq_inbound_receipts_channel_hash"),)
     id = Column(Integer, primary_key=True, autoincrement=True)
     channel = Column(String(16), nullable=False)
     receipt_hash = Column(String(64), nullable=False)
-    conversation_id = Column(String(64), nullable=True, index=True)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -106,7 +111,12 @@ class TelegramMessage(Base):
 
 
 class TrackerEvent(Base):
-    """A Rasa tracker event; `data_ct` is the event JSON encrypted under the conversation key."""
+    """A Rasa tracker event; `data_ct` is the event JSON encrypted under the conversation key.
+
+    Only what the store's queries need stays clear: `type_name` and `timestamp` find the latest
+    session (its `session_started` event) and the retention job's last activity. Intent and
+    action names (e.g. `immediate_danger`) are inside the ciphertext only.
+    """
 
     __tablename__ = "tracker_events"
     __table_args__ = (Index("ix_tracker_events_conv_id", "conversation_id", "id"),)
@@ -114,16 +124,18 @@ class TrackerEvent(Base):
     conversation_id = Column(String(64), nullable=False)
     type_name = Column(String(64), nullable=False)
     timestamp = Column(Float, nullable=True)
-    intent_name = Column(String(128), nullable=True)
-    action_name = Column(String(128), nullable=True)
     data_ct = Column(LargeBinary, nullable=False)
 
 
 class Erasure(Base):
-    """Tombstone: events of this conversation stamped before `erased_at` are never written back."""
+    """Tombstone: events of this conversation stamped before `erased_at` are never written back.
+
+    `token` is a keyed hash of the conversation id (never the pseudonym itself), and the row lives
+    only `bot.store.tombstones.TOMBSTONE_TTL`; after that nothing links the erase to her number.
+    """
 
     __tablename__ = "erasures"
-    conversation_id = Column(String(64), primary_key=True)
+    token = Column(String(64), primary_key=True)
     erased_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 

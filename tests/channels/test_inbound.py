@@ -28,6 +28,8 @@ CASES = [pytest.param(p, row, id=f"{p}: {row['label']}") for p in PROVIDERS for 
 def _now(value: Any) -> Any:
     if value == "__NOW__":
         return int(time.time())
+    if isinstance(value, str) and value.startswith("__NOW-") and value.endswith("__"):  # seconds ago
+        return int(time.time()) - int(value[6:-2])
     if isinstance(value, dict):
         return {k: _now(v) for k, v in value.items()}
     if isinstance(value, list):

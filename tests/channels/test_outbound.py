@@ -7,6 +7,7 @@ Rows live in tests/channels/testdata/<provider>/outbound.json. Each runs on SQLi
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -145,7 +146,7 @@ async def test_writing_again_reenables_a_blocked_telegram_contact(channel_env: s
     conversation = await _contact("telegram", opted_out=True)
     rasa = FakeRasa(replies=[{"text": "welcome back"}])
     harness = await Harness(_channel("telegram"), rasa).start()
-    update = {"update_id": 777001, "message": {"message_id": 5, "date": 1_700_000_000, "chat": {"id": int(ADDRESS["telegram"]), "type": "private"},
+    update = {"update_id": 777001, "message": {"message_id": 5, "date": int(time.time()), "chat": {"id": int(ADDRESS["telegram"]), "type": "private"},
                                                "from": {"id": int(ADDRESS["telegram"]), "is_bot": False, "first_name": "x"}, "text": "hello again"}}
     try:
         response = await harness.post(*telegram_request(update))

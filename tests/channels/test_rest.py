@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.settings import get_settings
 from bot.store.db import session_scope
+from bot.store import tombstones
 from bot.store.models import Erasure
 from channels.rest import RestInput
 from tests.channels.conftest import FakeRasa, Harness
@@ -41,7 +42,7 @@ async def test_rest_quick_exit_erases_and_answers_with_the_cover_text(channel_en
     assert status == 200 and body == [{"recipient_id": "dev-chat-2", "text": "Thanks, your settings are saved."}]
     assert rasa.messages == []
     with session_scope() as s:
-        assert s.execute(select(Erasure.conversation_id)).scalars().all() == ["dev-chat-2"]
+        assert s.execute(select(Erasure.token)).scalars().all() == [tombstones.token("dev-chat-2")]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from actions import handoff as actions
 from bot import i18n
-from bot.handoff.models import Handoff
+from bot.handoff.models import Handoff, country_of
 from bot.store.db import session_scope
 from tests.handoff.conftest import MARKER
 
@@ -50,7 +50,8 @@ async def test_enqueue_without_anyone_on_duty_gives_the_hotline(db_url):
     assert [m["response"] for m in messages] == ["utter_handoff_no_officer"]
     with session_scope() as s:
         h = s.execute(select(Handoff)).scalar_one()
-        assert (h.priority, h.language, h.channel, h.country, h.status) == (0, "sw", "whatsapp", "KE", "queued")
+        assert (h.priority, h.language, h.channel, country_of(s, h), h.status) == (0, "sw", "whatsapp", "KE", "queued")
+        assert b"KE" not in (h.country_ct or b"")  # encrypted under her conversation key
         assert h.long_wait_notice_at is not None  # the console job will not repeat it
         assert MARKER.encode() not in (h.summary_ct or b"")
     # she chooses to stay; asking again does not queue her twice

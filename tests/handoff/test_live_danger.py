@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff import service
-from bot.handoff.models import NOTE, Handoff, HandoffMessage
+from bot.handoff.models import NOTE, Handoff, HandoffMessage, risk_of
 from bot.safety import live_danger
 from bot.safety.gate import Inbound, Verdict, screen
 from bot.store.db import session_scope
@@ -47,7 +47,7 @@ async def test_no_officer_answer_yet_sends_the_number_at_once_and_flags(engine, 
     assert MARKER not in outbound.texts()[0]
     assert notes(engine, hid) == [live_danger.FLAG_NOTE.format(then=live_danger.THEN_SENT)]
     with session_scope(engine) as s:
-        assert s.get(Handoff, hid).risk == "danger"
+        assert risk_of(s.get(Handoff, hid).priority) == "danger"
 
 
 async def test_officer_active_waits_a_minute_then_sends_if_no_answer(engine, make_officer, outbound) -> None:

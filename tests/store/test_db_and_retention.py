@@ -9,6 +9,7 @@ from sqlalchemy import text
 from bot.crypto import get_or_create_cipher, load_cipher
 from bot.safety.erase import erase_idle_conversations
 from bot.store.db import get_engine, session_scope
+from bot.store import tombstones
 from bot.store.models import Contact, ConversationKey, Erasure
 
 
@@ -32,7 +33,8 @@ def test_retention_erases_only_idle_conversations_and_keeps_no_content(db_url: s
     with session_scope() as s:
         assert load_cipher(s, "old") is None and s.get(Contact, "old") is None
         assert load_cipher(s, "recent") is not None
-        assert s.get(Erasure, "old") is not None  # tombstone, pruned after the retention window
+        assert tombstones.erased_at(s, "old") is not None  # tombstone, pruned after TOMBSTONE_TTL
+        assert s.get(Erasure, "old") is None  # keyed by a hash, never by the conversation id
     assert erase_idle_conversations(days=30, now=now + timedelta(days=31)) == 1  # "recent" now idle
     with session_scope() as s:
-        assert s.get(Erasure, "old") is None
+        assert s.get(Erasure, tombstones.token("old")) is None

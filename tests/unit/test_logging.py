@@ -65,3 +65,29 @@ def test_code_identifiers_stay_readable_but_words_do_not() -> None:
     out = scrub("Predicted 'utter_main_menu' via 'CountVectorsFeaturizer' for 'help me please' and 'hola'")
     assert "utter_main_menu" in out and "CountVectorsFeaturizer" in out
     assert "help me please" not in out and "hola" not in out
+
+
+def test_harmless_start_up_lines_stay_readable(captured: io.StringIO) -> None:
+    """Loopback addresses, ports and Rasa component names pass (issue 9: over-redaction)."""
+    logging.getLogger("rasa.core.run").info("Starting Rasa server on %s://%s:%s", "http", "127.0.0.1", 5005)
+    logging.getLogger("sanic.root").info("Goin' Fast @ http://0.0.0.0:5055")
+    logging.getLogger("rasa.engine.training.hooks").info("Starting to train component '%s'.", "DIETClassifier")
+    logging.getLogger("rasa.engine.training.hooks").info("Finished training component '%s'.", "WhitespaceTokenizer")
+    out = captured.getvalue()
+    assert "Starting Rasa server on http://127.0.0.1:5005" in out
+    assert "http://0.0.0.0:5055" in out
+    assert "Starting to train component 'DIETClassifier'." in out
+    assert "Finished training component 'WhitespaceTokenizer'." in out
+
+
+def test_markers_never_pass_the_new_exceptions(captured: io.StringIO) -> None:
+    """What the loopback and component-name rules let through can never carry her words or number."""
+    marker = secrets.token_hex(16)
+    for name in ("rasa.engine.training.hooks", "rasa.core.run", "uvicorn.error"):
+        logging.getLogger(name).info("component '%s' for '%s'", marker, f"my words {marker}")
+        logging.getLogger(name).info("from http://10.20.30.40:5005 and +15550100001 at 127.0.0.1:5005")
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/x?q={marker}", "1.1", 200)
+    out = captured.getvalue()
+    assert marker not in out
+    assert "10.20.30.40" not in out and "15550100001" not in out
+    assert "127.0.0.1:5005" in out  # the loopback part of the same line stays

@@ -67,7 +67,10 @@ async def test_nlg_route_through_the_action_server_app(haven_env) -> None:
 
     from tests.asgi import asgi_client
 
+    from bot.settings import ACTION_SECRET_HEADER, get_settings
+
     async with asgi_client(create_app()) as client:
+        client.headers[ACTION_SECRET_HEADER] = get_settings().action_secret  # as Rasa sends it (endpoints.yml)
         resp = await client.post("/nlg", json=body("utter_emergency", country="KE"))
         assert resp.status_code == 200 and resp.json()["text"].startswith("Call 999")
         resp = await client.post("/nlg", json={"nothing": True})

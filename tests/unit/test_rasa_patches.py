@@ -13,9 +13,10 @@ BAD = [{"events": "not a list"}, {"events": [{"no_event_key": 1}]}, {"events": [
 LOOSE = {"responses": [{"text": 5}], "events": []}  # Rasa's schema does not type response fields
 
 
-def test_same_verdicts_as_rasas_own_validation() -> None:
+def test_same_verdicts_as_rasas_own_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.rasa_adapters.patches import install
 
+    monkeypatch.setenv("SANIC_REQUEST_MAX_SIZE", "100000000")  # install() sets it for the Rasa process
     schema = RemoteAction.action_response_format_spec()
     install()
     action = RemoteAction("action_x", None)

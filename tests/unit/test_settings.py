@@ -24,13 +24,13 @@ def test_production_refuses_and_names_every_missing_secret() -> None:
         load_settings({"HAVEN_ENV": "production", "HAVEN_TELEGRAM_TOKEN": "x"})
     message = str(err.value)
     for name in ("HAVEN_MASTER_KEY", "HAVEN_PSEUDONYM_KEY", "HAVEN_DATABASE_URL", "HAVEN_PUBLIC_URL",
-                 "HAVEN_TELEGRAM_SECRET"):
+                 "HAVEN_TELEGRAM_SECRET", "HAVEN_ACTION_SECRET"):
         assert name in message
 
 
 def test_production_starts_with_its_secrets() -> None:
     env = dict(TEST_KEYS, HAVEN_ENV="production", HAVEN_DATABASE_URL="postgresql://db/haven",
-               HAVEN_PUBLIC_URL="https://help.example.org/")
+               HAVEN_PUBLIC_URL="https://help.example.org/", HAVEN_ACTION_SECRET="action-secret-for-tests-0001")
     s = load_settings(env)
     assert s.is_production and s.public_url == "https://help.example.org"
 
