@@ -229,7 +229,8 @@ def change_own_password(
     username: str, current: str, new: str, session_id: str, ip: Optional[str], engine: Optional[Engine] = None
 ) -> str:
     """The console's "change my password": "ok", "invalid" (current password wrong) or "throttled"."""
-    hash_password(new)  # refuse a too-short password before spending a guess
+    if len(new) < MIN_PASSWORD:  # refuse a too-short password before spending a guess
+        raise CredentialError(f"passwords need at least {MIN_PASSWORD} characters")
     now = utcnow()
     reservation = throttle.reserve(username, ip, None, engine, now)
     if reservation.throttled:
