@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from starlette.background import BackgroundTask
@@ -28,7 +28,7 @@ from bot.handoff import queue, service, takeover
 from bot.handoff.takeover import TAKEOVER_REASONS
 from bot.handoff.queue import conversation_of
 from bot.staff import credentials as auth
-from bot.staff import officers, roster
+from bot.staff import officers, roster, throttle
 from bot.store.models import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -257,8 +257,6 @@ class Api:
 
     async def roster_list(self, request: Request, ctx: Ctx) -> Response:
         days = min(31, _int(request.query_params.get("days", "7"), "days"))
-        from datetime import timedelta
-
         now = utcnow()
         shifts = await call(roster.list_shifts, now, now + timedelta(days=days), self.c.engine)
         names = {o["id"]: o["display_name"] for o in await asyncio.to_thread(self._officers, True)}
@@ -310,9 +308,8 @@ class Api:
         current, new = body.get("current_password"), body.get("new_password")
         if not isinstance(current, str) or not isinstance(new, str):
             raise ApiError(400, "invalid", "current_password and new_password are required")
-        outcome = await call(
-            auth.change_own_password, ctx.session.username, current, new, ctx.session.session_id, ctx.ip, self.c.engine
-        )
+        outcome = await call(auth.change_own_password, ctx.session.username, current, new, ctx.session.session_id,
+                             ctx.ip, self.c.engine, request.cookies.get(throttle.DEVICE_COOKIE))
         if outcome == "throttled":
             raise ApiError(429, "throttled", "too many attempts; wait and try again")
         if outcome != "ok":

@@ -226,13 +226,14 @@ def set_password(
 
 
 def change_own_password(
-    username: str, current: str, new: str, session_id: str, ip: Optional[str], engine: Optional[Engine] = None
+    username: str, current: str, new: str, session_id: str, ip: Optional[str], engine: Optional[Engine] = None,
+    device: Optional[str] = None,
 ) -> str:
     """The console's "change my password": "ok", "invalid" (current password wrong) or "throttled"."""
     if len(new) < MIN_PASSWORD:  # refuse a too-short password before spending a guess
         raise CredentialError(f"passwords need at least {MIN_PASSWORD} characters")
     now = utcnow()
-    reservation = throttle.reserve(username, ip, None, engine, now)
+    reservation = throttle.reserve(username, ip, throttle.device_id(device, username, now), engine, now)
     if reservation.throttled:
         return "throttled"
     with session_scope(engine) as session:
