@@ -44,7 +44,7 @@ CHAINS = 8
 ACTIONS = frozenset(
     {
         "login", "login_failed", "logout",
-        "claim", "transcript_read", "reply", "note", "release", "lease_expired", "transfer", "close",
+        "claim", "transcript_read", "reply", "note", "release", "lease_expired", "transfer", "takeover", "close",
         "cancel", "erase",
         "officer_add", "officer_disable", "officer_reset_2fa", "officer_update",
         "team_add", "roster_add", "roster_remove",

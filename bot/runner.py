@@ -65,7 +65,8 @@ def services(
             "console",
             [py, "-m", "uvicorn", "--factory", console_app, "--host", "127.0.0.1", "--port", str(console_port),
              # no websockets (Rasa pins websockets 10.4, too old for uvicorn's); the console uses SSE
-             "--ws", "none", "--no-access-log", "--log-level", "warning"],
+             # the console reads X-Forwarded-For itself, only from HAVEN_TRUSTED_PROXIES (not from loopback)
+             "--ws", "none", "--no-proxy-headers", "--no-access-log", "--log-level", "warning"],
             f"http://127.0.0.1:{console_port}/health",
         ),
     ]

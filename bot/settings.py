@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
@@ -54,6 +55,17 @@ def _dev_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def _proxies(value: Optional[str]) -> tuple[str, ...]:
+    """HAVEN_TRUSTED_PROXIES: comma-separated addresses or networks (CIDR) of reverse proxies."""
+    items = tuple(item.strip() for item in (value or "").split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SettingsError("HAVEN_TRUSTED_PROXIES must list IP addresses or networks") from exc
+    return items
+
+
 @dataclass(frozen=True)
 class Settings:
     """Haven's configuration. Every field maps to one HAVEN_* variable (see .env.example)."""
@@ -91,6 +103,7 @@ class Settings:
     console_port: int = 8080
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -197,6 +210,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         console_port=integer("HAVEN_CONSOLE_PORT", 8080),
         log_level=(get("HAVEN_LOG_LEVEL") or "INFO").upper(),
         max_body_bytes=integer("HAVEN_MAX_BODY_BYTES", 64 * 1024),
+        trusted_proxies=_proxies(get("HAVEN_TRUSTED_PROXIES")),
     )
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

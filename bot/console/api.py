@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from starlette.background import BackgroundTask
@@ -24,10 +24,11 @@ from bot.console import messaging
 from bot.staff import sessions
 from bot.console.canned import canned_replies
 from bot.console.web import ADMINS, ANY_ROLE, OVERSIGHT, SUPERVISORS, WORKERS, ApiError, Ctx, guarded, json_body
-from bot.handoff import queue, service
+from bot.handoff import queue, service, takeover
+from bot.handoff.takeover import TAKEOVER_REASONS
 from bot.handoff.queue import conversation_of
 from bot.staff import credentials as auth
-from bot.staff import officers, roster
+from bot.staff import officers, roster, throttle
 from bot.store.models import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,7 +45,7 @@ API_INDEX = [
     ("POST", "/api/handoffs/{id}/reply", "{version, text} send a reply to her channel -> delivery state"),
     ("POST", "/api/handoffs/{id}/notes", "{version, text} private note (never sent)"),
     ("POST", "/api/handoffs/{id}/release", "{version} give it back to the queue"),
-    ("POST", "/api/handoffs/{id}/transfer", "{version, officer_id | team_id, reassign?} hand over"),
+    ("POST", "/api/handoffs/{id}/transfer", "{version, officer_id | team_id, reassign?, reason?} hand over (taking over another officer's live conversation: reason required)"),
     ("POST", "/api/handoffs/{id}/close", "{version, outcome} referred|information_given|report_taken|no_response|left"),
     ("GET", "/api/canned?language=xx", "canned replies for a language"),
     ("GET", "/api/officers", "officers (transfer targets; admins see accounts)"),
@@ -55,7 +56,8 @@ API_INDEX = [
     ("POST", "/api/roster/{id}/delete", "remove a shift (admin)"),
     ("POST", "/api/teams", "{name} create a team (admin)"),
     ("POST", "/api/officers/{id}/disable", "disable an account, end its sessions (admin)"),
-    ("GET", "/api/events", "server-sent events: `queue` (ids changed), `handoff` (your conversation changed)"),
+    ("POST", "/api/me/password", "{current_password, new_password} change your password; your other sessions end"),
+    ("GET", "/api/events", "server-sent events: `queue` (ids changed), `handoff` (your conversation changed), `takeover` (a supervisor took yours)"),
 ]
 
 SERVICE_ERRORS: dict[type[Exception], tuple[int, str]] = {
@@ -65,6 +67,7 @@ SERVICE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     service.StaleClaim: (409, "stale_claim"),
     service.InvalidRequest: (400, "invalid"),
     roster.RosterError: (400, "invalid"),
+    auth.CredentialError: (400, "invalid"),
 }
 
 
@@ -80,7 +83,7 @@ async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _int(value: Any, name: str) -> int:
     try:
         number = int(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e400 is parsed as inf
         raise ApiError(400, "invalid", f"{name} must be an integer") from exc
     if number < 0 or number > 2**31:
         raise ApiError(400, "invalid", f"{name} is out of range")
@@ -186,10 +189,13 @@ class Api:
             raise ApiError(403, "forbidden")
         to_officer = _int(body["officer_id"], "officer_id") if body.get("officer_id") is not None else None
         to_team = _int(body["team_id"], "team_id") if body.get("team_id") is not None else None
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ApiError(400, "invalid", "reason is one of " + ", ".join(TAKEOVER_REASONS))
         claim = await call(
             service.transfer, hid, ctx.officer_id, _int(body.get("version"), "version"), to_officer_id=to_officer,
-            to_team_id=to_team, as_supervisor=reassign, ip=ctx.ip, lease_seconds=self.c.config.lease_seconds,
-            engine=self.c.engine,
+            to_team_id=to_team, as_supervisor=reassign, reason=reason, ip=ctx.ip,
+            lease_seconds=self.c.config.lease_seconds, engine=self.c.engine,
         )
         return JSONResponse({"ok": True, "claim": claim_json(claim) if claim else None})
 
@@ -251,14 +257,17 @@ class Api:
 
     async def roster_list(self, request: Request, ctx: Ctx) -> Response:
         days = min(31, _int(request.query_params.get("days", "7"), "days"))
-        from datetime import timedelta
-
         now = utcnow()
         shifts = await call(roster.list_shifts, now, now + timedelta(days=days), self.c.engine)
-        return JSONResponse({"items": [
-            {"id": s.id, "officer_id": s.officer_id, "username": s.username, "team_id": s.team_id,
-             "language": s.language, "starts_at": _when(s.starts_at), "ends_at": _when(s.ends_at)} for s in shifts
-        ]})
+        names = {o["id"]: o["display_name"] for o in await asyncio.to_thread(self._officers, True)}
+        items = []
+        for s in shifts:
+            item = {"id": s.id, "officer_id": s.officer_id, "display_name": names.get(s.officer_id, ""),
+                    "team_id": s.team_id, "language": s.language, "starts_at": _when(s.starts_at), "ends_at": _when(s.ends_at)}
+            if ctx.role == "admin":  # usernames are for account management only
+                item["username"] = s.username
+            items.append(item)
+        return JSONResponse({"items": items})
 
     async def roster_add(self, request: Request, ctx: Ctx) -> Response:
         body = await json_body(request)
@@ -294,6 +303,19 @@ class Api:
         await call(auth.disable_officer, name, ctx.officer_id, self.c.engine)
         return JSONResponse({"ok": True})
 
+    async def change_password(self, request: Request, ctx: Ctx) -> Response:
+        body = await json_body(request)
+        current, new = body.get("current_password"), body.get("new_password")
+        if not isinstance(current, str) or not isinstance(new, str):
+            raise ApiError(400, "invalid", "current_password and new_password are required")
+        outcome = await call(auth.change_own_password, ctx.session.username, current, new, ctx.session.session_id,
+                             ctx.ip, self.c.engine, request.cookies.get(throttle.DEVICE_COOKIE))
+        if outcome == "throttled":
+            raise ApiError(429, "throttled", "too many attempts; wait and try again")
+        if outcome != "ok":
+            raise ApiError(403, "forbidden", "your current password did not match")
+        return JSONResponse({"ok": True})
+
     # ---------------------------------------------------------------- live events
     async def events(self, request: Request, ctx: Ctx) -> Response:
         watcher = self.c.watcher
@@ -304,6 +326,7 @@ class Api:
         cfg = self.c.config
         sid, me = ctx.session.session_id, ctx.officer_id
         engine = self.c.engine
+        opened = utcnow()
 
         def still_valid() -> bool:
             return sessions.still_live(sid, engine)
@@ -332,6 +355,9 @@ class Api:
                     for change in changes:
                         if change.officer_id == me:
                             yield f"event: handoff\ndata: {json.dumps({'id': change.id, 'seq': change.message_seq, 'status': change.status})}\n\n"
+                    moved = [c.id for c in changes if c.officer_id != me]
+                    for hid, reason in await asyncio.to_thread(takeover.taken_from, me, moved, opened, engine):
+                        yield f"event: takeover\ndata: {json.dumps({'id': hid, 'reason': reason})}\n\n"
             finally:
                 watcher.unsubscribe(subscription)
 
@@ -346,6 +372,7 @@ def routes(console: "Console") -> list[Route]:
         Route("/api", guarded(api.index, ANY_ROLE, e), methods=["GET"]),
         Route("/api/", guarded(api.index, ANY_ROLE, e), methods=["GET"]),
         Route("/api/me", guarded(api.me, ANY_ROLE, e), methods=["GET"]),
+        Route("/api/me/password", guarded(api.change_password, ANY_ROLE, e), methods=["POST"]),
         Route("/api/queue", guarded(api.queue_view, WORKERS, e), methods=["GET"]),
         Route("/api/handoffs/claim-next", guarded(api.claim_next, WORKERS, e), methods=["POST"]),
         Route("/api/handoffs/{hid}/claim", guarded(api.claim, WORKERS, e), methods=["POST"]),

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from bot import audit
 from bot.staff import sessions
 from bot.staff import credentials as auth
+from bot.staff import throttle
 from bot.console.api import Api, call, conversation_of
 from bot.console.canned import canned_replies
 from bot.console.web import (
@@ -33,6 +34,7 @@ from bot.console.web import (
     form_fields,
     guarded,
     public,
+    same_secret,
     session_cookie_kwargs,
 )
 from bot.handoff import queue
@@ -89,11 +91,12 @@ class Pages:
             return Response(exc.message, status_code=exc.status, media_type="text/plain")
         cookie = request.cookies.get(PRELOGIN_COOKIE, "")
         sent = fields.get("prelogin", "")
-        if not cookie or not sent or not secrets.compare_digest(cookie, sent):
+        if not same_secret(sent, cookie):
             return await self.login_form(request, "Your form expired. Please try again.", 403)
         ip = client_ip(request)
         result = await asyncio.to_thread(
-            auth.authenticate, fields.get("username", ""), fields.get("password", ""), fields.get("code", ""), ip, self.c.engine
+            auth.authenticate, fields.get("username", ""), fields.get("password", ""), fields.get("code", ""), ip,
+            self.c.engine, None, request.cookies.get(throttle.DEVICE_COOKIE),
         )
         if result.officer_id is None:
             if result.error == "throttled":
@@ -103,6 +106,9 @@ class Pages:
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, **session_cookie_kwargs())
         response.delete_cookie(PRELOGIN_COOKIE, **session_cookie_kwargs())
+        if result.device_token:  # a known device: attackers elsewhere cannot slow this browser's logins
+            response.set_cookie(throttle.DEVICE_COOKIE, result.device_token, max_age=throttle.DEVICE_DAYS * 86400,
+                                **session_cookie_kwargs())
         return response
 
     async def logout(self, request: Request, ctx: Ctx) -> Response:

@@ -49,6 +49,7 @@ from bot.handoff.writes import (
     _write,
 )
 from bot.staff.models import Officer
+from bot.handoff.takeover import TAKEOVER_REASONS
 
 log = logging.getLogger("haven.handoff")
 
@@ -279,6 +280,7 @@ def transfer(
     to_officer_id: Optional[int] = None,
     to_team_id: Optional[int] = None,
     as_supervisor: bool = False,
+    reason: Optional[str] = None,
     ip: Optional[str] = None,
     lease_seconds: Optional[float] = None,
     engine: Optional[Engine] = None,
@@ -287,7 +289,8 @@ def transfer(
     """Hand the conversation to another officer (claimed for them) or to a team's queue.
 
     The owner transfers with its claim version; a supervisor (`as_supervisor`) may reassign any
-    open handoff but must pass the version it saw, so two reassignments cannot cross.
+    open handoff but must pass the version it saw, so two reassignments cannot cross. Taking it
+    from another officer who holds it is a takeover: it needs a `reason` (TAKEOVER_REASONS).
     """
     if (to_officer_id is None) == (to_team_id is None):
         raise InvalidRequest("transfer to exactly one officer or one team")
@@ -297,6 +300,12 @@ def transfer(
             handoff = _get(session, handoff_id)
             if handoff.status not in OPEN_STATUSES or handoff.version != version:
                 raise StaleClaim("this conversation changed since you loaded it; reload")
+            holder = handoff.officer_id if handoff.status == CLAIMED else None
+            if holder is not None and holder != actor_id and holder != to_officer_id:
+                if reason not in TAKEOVER_REASONS:
+                    raise InvalidRequest("taking over a live conversation needs a reason: " + ", ".join(TAKEOVER_REASONS))
+                audit.append(session, "takeover", actor_id=actor_id, handoff_id=handoff_id, target_id=holder,
+                             outcome=reason, ip=ip, now=now)
         else:
             handoff = _fenced(session, handoff_id, actor_id, version, now)
         result: Optional[Claim] = None

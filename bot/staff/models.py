@@ -62,7 +62,7 @@ class ConsoleSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed login, keyed by a keyed hash of the username or of the client address."""
+    """A failed login under a keyed hash of its username, address, both, or device (bot.staff.throttle)."""
 
     __tablename__ = "login_failures"
     id = Column(Integer, primary_key=True, autoincrement=True)

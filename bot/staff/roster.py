@@ -36,6 +36,8 @@ def add_team(name: str, engine: Optional[Engine] = None, actor_id: Optional[int]
     name = name.strip()
     if not name:
         raise RosterError("a team needs a name")
+    if len(name) > 80:
+        raise RosterError("a team name is at most 80 characters")
     with session_scope(engine, immediate=True) as session:
         if session.execute(select(Team.id).where(Team.name == name)).first():
             raise RosterError(f"team {name!r} already exists")
@@ -85,11 +87,21 @@ def add_shifts(
         raise RosterError("a shift is at most 24 hours long")
     if not 1 <= repeat_days <= 366:
         raise RosterError("repeat must be between 1 and 366 days")
+    if any(len(code) > 8 for code in langs):
+        raise RosterError("language codes are at most 8 characters")
+    try:
+        ends_at + timedelta(days=repeat_days)
+    except OverflowError as exc:
+        raise RosterError("shift times are out of range") from exc
     ids: list[int] = []
     with session_scope(engine, immediate=True) as session:
         officer = session.get(Officer, officer_id)
         if officer is None or not officer.active:
             raise RosterError("no active officer with that id")
+        if team_id is not None and not session.execute(
+            select(Team.id).where(Team.id == team_id, Team.active.is_(True))
+        ).first():
+            raise RosterError("no active team with that id")
         for day in range(repeat_days):
             offset = timedelta(days=day)
             for lang in langs:

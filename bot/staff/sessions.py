@@ -106,10 +106,9 @@ def revoke(session_id: str, engine: Optional[Engine] = None, now: Optional[datet
         )
 
 
-def revoke_all(session: Session, officer_id: int) -> None:
-    """Inside a transaction: end every session of an officer (disable, 2FA reset)."""
-    session.execute(
-        update(ConsoleSession)
-        .where(ConsoleSession.officer_id == officer_id, ConsoleSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+def revoke_all(session: Session, officer_id: int, keep: Optional[str] = None) -> None:
+    """Inside a transaction: end every session of an officer but `keep` (disable, 2FA reset, password)."""
+    stmt = update(ConsoleSession).where(ConsoleSession.officer_id == officer_id, ConsoleSession.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(ConsoleSession.id != keep)
+    session.execute(stmt.values(revoked_at=utcnow()))

@@ -113,7 +113,10 @@ def test_supervisor_reassign_needs_current_version(engine, make_officer):
     claim = service.claim(hid, a.id, engine=engine, now=T0)
     with pytest.raises(service.StaleClaim):
         service.transfer(hid, sup.id, claim.version - 1, to_officer_id=b.id, as_supervisor=True, engine=engine, now=T0)
-    service.transfer(hid, sup.id, claim.version, to_officer_id=b.id, as_supervisor=True, engine=engine, now=T0)
+    with pytest.raises(service.InvalidRequest):  # taking it from a live claimant needs a reason
+        service.transfer(hid, sup.id, claim.version, to_officer_id=b.id, as_supervisor=True, engine=engine, now=T0)
+    service.transfer(hid, sup.id, claim.version, to_officer_id=b.id, as_supervisor=True, reason="workload",
+                     engine=engine, now=T0)
     with pytest.raises(service.StaleClaim):
         service.reply(hid, a.id, claim.version, "x", engine=engine, now=T0)
 

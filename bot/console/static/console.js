@@ -175,7 +175,10 @@
       if (lost || Date.now() - lastActivity > 5 * 60 * 1000) return;
       try { await write("/renew"); } catch (e) { /* loseClaim already shown */ }
     }, 20000);
-    liveEvents({ handoff: (data) => { if (String(data.id) === String(id)) { if (data.status !== "claimed") loseClaim("This conversation was closed or moved (she may have left)."); else refresh(); } } });
+    liveEvents({
+      handoff: (data) => { if (String(data.id) === String(id)) { if (data.status !== "claimed") loseClaim("This conversation was closed or moved (she may have left)."); else refresh(); } },
+      takeover: (data) => { if (String(data.id) === String(id)) loseClaim("A supervisor took over this conversation (reason: " + String(data.reason).replace(/_/g, " ") + "). Go back to the queue."); },
+    });
   }
 
   // ------------------------------------------------------------------ admin page
