@@ -85,7 +85,22 @@ class ActionReadContext(Action):
         risk = RISK_BY_INTENT.get((tracker.latest_message.get("intent") or {}).get("name", ""))
         if risk and tracker.get_slot("risk") != "danger" and risk != tracker.get_slot("risk"):
             events.append(SlotSet("risk", risk))
+        if risk == "danger":
+            await escalate_if_waiting(tracker.sender_id)
         return events
+
+
+async def escalate_if_waiting(conversation_id: str) -> None:
+    """Danger while she waits in line: she goes to the front now (SAFETY.md 5)."""
+    import asyncio
+    import logging
+
+    from bot.handoff import service
+
+    try:
+        await asyncio.to_thread(service.escalate, conversation_id, "danger")
+    except Exception as exc:  # noqa: BLE001 - never delay the danger reply over the queue
+        logging.getLogger("haven.actions.context").error("danger escalation failed (%s)", type(exc).__name__)
 
 
 class ActionMarkOnboarded(Action):

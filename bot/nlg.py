@@ -30,8 +30,25 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
         return {"text": cover_text(), "buttons": [], "language": language}
     if slots.get("duress"):
         name = NEUTRAL_FOR.get(name, NEUTRAL_DEFAULT)
+    else:
+        name = repeat_variant(name, tracker, language)
     args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
     args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
     reply = i18n.render(name, language, channel, **args)
     reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
     return reply
+
+
+AGAIN_SUFFIX = "_again"
+
+
+def repeat_variant(name: str, tracker: Mapping[str, Any], language: str) -> str:
+    """`<name>_again` when this response was already sent in the conversation and the locales
+    define a follow-up form (a second danger message gets a shorter, escalated reply, not a copy)."""
+    again = name + AGAIN_SUFFIX
+    if again not in i18n.catalog().responses.get(language, {}):
+        return name
+    for event in tracker.get("events") or []:
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in (name, again):
+            return again
+    return name

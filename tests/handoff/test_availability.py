@@ -58,3 +58,19 @@ async def test_everyone_busy_gives_the_wait(db_url, make_officer, on_duty) -> No
     assert "minutes" in texts[0] and "1195" in texts[0]
     danger, _ = await ask("conv-danger", risk="danger")
     assert danger[0] == "utter_handoff_available_now"  # danger goes before the others
+
+
+async def test_danger_while_in_line_goes_to_the_front(db_url, make_officer, on_duty) -> None:
+    """The turn's context action escalates her open handoff when she says she is in danger."""
+    from actions.context import ActionReadContext
+    from bot.handoff.queue import status_for_conversation
+
+    on_duty(make_officer())
+    for sender in ("conv-q1", "conv-q2", "conv-q3"):
+        await actions.ActionHandoffEnqueue().run(CollectingDispatcher(), tracker(sender), {})
+    assert status_for_conversation("conv-q3").position == 3
+    latest = {"text": MARKER, "intent": {"name": "immediate_danger", "confidence": 0.9}, "entities": []}
+    t = Tracker("conv-q3", {"language": "en", "risk": None}, latest, [{"event": "user", "text": MARKER, "parse_data": latest}],
+                False, None, {}, "action_listen")
+    await ActionReadContext().run(CollectingDispatcher(), t, {})
+    assert status_for_conversation("conv-q3").position == 1
