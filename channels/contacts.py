@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,3 +130,15 @@ def mark_stopped(conversation_id: str) -> None:
     """Mark an existing contact opted out (never creates a row for an erased conversation)."""
     with session_scope() as session:
         session.execute(update(Contact).where(Contact.conversation_id == conversation_id).values(opted_out=True))
+
+
+def remember_language(conversation_id: str, language: str) -> None:
+    """The conversation's language as last replied in (Rasa's language slot, carried by every
+    rendered reply): channel notices and out-of-band lines (queue updates, an officer's bot lines)
+    then go out in it, never in a default."""
+    with session_scope() as session:
+        session.execute(
+            update(Contact)
+            .where(Contact.conversation_id == conversation_id, or_(Contact.language.is_(None), Contact.language != language))
+            .values(language=language)
+        )

@@ -23,7 +23,7 @@ from sanic.request import Request
 
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
 from bot.store.models import utcnow
-from channels.contacts import load_contact, mark_stopped, may_send
+from channels.contacts import load_contact, mark_stopped, may_send, remember_language
 from channels.errors import ChannelError, ContactStopped, Retryable, Throttled
 
 log = logging.getLogger("haven.channels")
@@ -224,6 +224,7 @@ class HavenOutput(OutputChannel):
             return
         try:
             await self.deliver(address, message)
+            await self._remember_language(message)
         except ContactStopped as exc:  # the provider says she cannot or will not receive
             self.stopped = True
             if self.conversation_id is not None and self.record:
@@ -235,6 +236,16 @@ class HavenOutput(OutputChannel):
             log.error("%s send failed: %s (%s)", self.name(), type(exc).__name__, exc.code)
             if self.raise_errors:
                 raise
+
+    async def _remember_language(self, message: Mapping[str, Any]) -> None:
+        """A reply rendered in her language (the NLG's `language`) updates the contact's, so notices
+        and out-of-band lines follow the conversation; one write per change."""
+        language = message.get("language")
+        if not isinstance(language, str) or language not in SUPPORTED_LANGUAGES or language == self.language:
+            return
+        self.language = language
+        if self.record and self.conversation_id:
+            await asyncio.to_thread(remember_language, self.conversation_id, language)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text, **kwargs})

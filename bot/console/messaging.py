@@ -89,6 +89,7 @@ async def send_line(
     from bot import i18n
 
     message = i18n.render(response, language, channel, **country_args(country, language), **args)
+    message["language"] = language  # the channel words its own framing ("Reply 1 or 2") in it
     try:
         await outbound.send_to_conversation(conversation_id, [message])
     except Exception as exc:  # noqa: BLE001
