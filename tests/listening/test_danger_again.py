@@ -38,5 +38,14 @@ def test_duress_still_wins(haven_env) -> None:
 
 
 def test_a_response_without_a_follow_up_form_repeats(haven_env) -> None:
-    one = render_request(body("utter_disclosure_support", "en", []))["text"]
-    assert render_request(body("utter_disclosure_support", "en", ["utter_disclosure_support"]))["text"] == one
+    one = render_request(body("utter_iamabot", "en", []))["text"]
+    assert render_request(body("utter_iamabot", "en", ["utter_iamabot"]))["text"] == one
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "pt", "sw"])
+@pytest.mark.parametrize("name", ["utter_fallback", "utter_out_of_scope", "utter_privacy_info", "utter_disclosure_support"])
+def test_said_again_in_other_words_with_the_same_options(haven_env, lang: str, name: str) -> None:
+    first = render_request(body(name, lang, []))
+    again = render_request(body(name, lang, [name, "utter_main_menu"]))
+    assert again["text"] != first["text"]
+    assert [b["payload"] for b in again["buttons"]] == [b["payload"] for b in first["buttons"]]
