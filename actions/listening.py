@@ -63,16 +63,33 @@ class ActionOfferMenu(Action):
         return []
 
 
-class ActionAnswerPrivacy(Action):
+class _AnswerOrDefault:
+    """Shared run(): the answer to the question she asked, else the path's general text."""
+
+    default: str
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if not answer_questions(dispatcher, tracker):
+            dispatcher.utter_message(response=self.default)
+        return []
+
+
+class ActionAnswerPrivacy(_AnswerOrDefault, Action):
     """A privacy question: the answer to the one she asked, else the general privacy text."""
+
+    default = "utter_privacy_info"
 
     def name(self) -> Text:
         return "action_answer_privacy"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        if not answer_questions(dispatcher, tracker):
-            dispatcher.utter_message(response="utter_privacy_info")
-        return []
+
+class ActionAnswerReporting(_AnswerOrDefault, Action):
+    """A reporting question ("will the police call my husband?"): answered, else how reporting works."""
+
+    default = "utter_reporting_info"
+
+    def name(self) -> Text:
+        return "action_answer_reporting"
 
 
 class ActionFallbackAnswer(Action):

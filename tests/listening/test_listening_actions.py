@@ -9,7 +9,9 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.listening import ActionAcknowledgeDisclosure, ActionAnswerPrivacy, ActionFallbackAnswer, ActionOfferMenu
+from actions.listening import (
+    ActionAcknowledgeDisclosure, ActionAnswerPrivacy, ActionAnswerReporting, ActionFallbackAnswer, ActionOfferMenu,
+)
 from bot import i18n
 from bot.nlg import render_request
 
@@ -59,15 +61,18 @@ def test_the_phone_answer_says_how_to_delete_on_her_channel(channel: str, words:
 
 @pytest.mark.parametrize("lang", sorted(POLICE))
 async def test_will_the_police_call_my_husband_is_answered_directly(lang: str) -> None:
-    names, _ = await run(ActionAnswerPrivacy(), tracker(POLICE[lang], "ask_privacy", lang))
-    assert names == ["utter_answer_police_contact"]
+    for action, intent in ((ActionAnswerPrivacy(), "ask_privacy"), (ActionAnswerReporting(), "ask_reporting")):
+        names, _ = await run(action, tracker(POLICE[lang], intent, lang))
+        assert names == ["utter_answer_police_contact"], intent
     first_words = render("utter_answer_police_contact", lang).split(".")[0].lower()
     assert first_words.startswith(("no", "non", "não", "hapana"))  # the answer comes first
 
 
-async def test_a_general_privacy_question_keeps_the_general_text() -> None:
+async def test_a_general_question_keeps_the_general_text() -> None:
     names, _ = await run(ActionAnswerPrivacy(), tracker("who can see what i write here", "ask_privacy"))
     assert names == ["utter_privacy_info"]
+    names, _ = await run(ActionAnswerReporting(), tracker("how do i report", "ask_reporting"))
+    assert names == ["utter_reporting_info"]
 
 
 @pytest.mark.parametrize("lang,text", [("fr", "mon mari me frappe depuis des mois"), ("es", "anoche mi esposo me pegó"),
