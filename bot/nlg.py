@@ -35,6 +35,8 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
     args: dict[str, Any] = dict(countries.numbers(slots.get("country"), language))
     args.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
     reply = i18n.render(name, language, channel, **args)
+    if not slots.get("duress") and reply["text"] and reply["text"] == last_bot_text(tracker) and _has_again(name, language):
+        reply = i18n.render(name + AGAIN_SUFFIX, language, channel, **args)  # same words under another name
     reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
     return reply
 
@@ -46,9 +48,21 @@ def repeat_variant(name: str, tracker: Mapping[str, Any], language: str) -> str:
     """`<name>_again` when this response was already sent in the conversation and the locales
     define a follow-up form (a second danger message gets a shorter, escalated reply, not a copy)."""
     again = name + AGAIN_SUFFIX
-    if again not in i18n.catalog().responses.get(language, {}):
+    if not _has_again(name, language):
         return name
     for event in tracker.get("events") or []:
         if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in (name, again):
             return again
     return name
+
+
+def _has_again(name: str, language: str) -> bool:
+    return name + AGAIN_SUFFIX in i18n.catalog().responses.get(language, {})
+
+
+def last_bot_text(tracker: Mapping[str, Any]) -> str:
+    """The text of the conversation's last bot message ('' if none)."""
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "bot":
+            return str(event.get("text") or "")
+    return ""

@@ -49,3 +49,13 @@ def test_said_again_in_other_words_with_the_same_options(haven_env, lang: str, n
     again = render_request(body(name, lang, [name, "utter_main_menu"]))
     assert again["text"] != first["text"]
     assert [b["payload"] for b in again["buttons"]] == [b["payload"] for b in first["buttons"]]
+
+
+def test_the_same_words_under_another_name_are_not_sent_twice(haven_env) -> None:
+    """The core fallback (utter_default) and the NLU fallback share their words: the second of the
+    two in a row is said in other words."""
+    default_text = render_request(body("utter_default", "es", []))["text"]
+    b = body("utter_fallback", "es", [])
+    b["tracker"]["events"].append({"event": "bot", "text": default_text, "metadata": {"utter_action": "utter_default"}})
+    b["tracker"]["events"].append({"event": "user", "text": "y"})
+    assert render_request(b)["text"] == i18n.text("utter_fallback_again", "es")
