@@ -53,13 +53,14 @@ class ActionAcknowledgeDisclosure(Action):
 
 
 class ActionOfferMenu(Action):
-    """After an acknowledgement (distress, help, greeting again): the menu only when it helps."""
+    """After an acknowledgement (distress, help, greeting again): a question her words ask is
+    answered (whatever the model read them as), else the menu, only when it helps."""
 
     def name(self) -> Text:
         return "action_offer_menu"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        offer_menu(dispatcher, tracker, [])
+        offer_menu(dispatcher, tracker, answer_questions(dispatcher, tracker))
         return []
 
 

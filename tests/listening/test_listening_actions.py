@@ -46,7 +46,7 @@ def render(name: str, lang: str, channel: str = "sms") -> str:
 async def test_he_checks_my_phone_is_answered(lang: str) -> None:
     """As a disclosure, as a privacy question, or missed by the model: always the direct answer."""
     for action, intent in ((ActionAcknowledgeDisclosure(), "disclose_abuse"), (ActionAnswerPrivacy(), "ask_privacy"),
-                           (ActionFallbackAnswer(), "nlu_fallback")):
+                           (ActionFallbackAnswer(), "nlu_fallback"), (ActionOfferMenu(), "greet")):
         names, _ = await run(action, tracker(PHONE[lang], intent, lang))
         assert "utter_answer_phone_checked" in names, (intent, names)
         assert "utter_main_menu" not in names and "utter_fallback" not in names
