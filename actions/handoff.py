@@ -132,7 +132,7 @@ async def tell_availability(dispatcher: CollectingDispatcher, tracker: Tracker, 
         log.error("availability check failed (%s)", type(exc).__name__)
         dispatcher.utter_message(response="utter_handoff_available_nobody", meanwhile=meanwhile)
         return
-    args = {"meanwhile": meanwhile}
+    args: Dict[str, Any] = {"meanwhile": meanwhile}
     if found.minutes is not None:
         args["count"] = found.minutes
     dispatcher.utter_message(response=f"utter_handoff_available_{found.kind}", **args)

@@ -23,7 +23,7 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
     tracker = body.get("tracker") or {}
     slots = tracker.get("slots") or {}
     channel = (body.get("channel") or {}).get("name")
-    language = slots.get("language") if i18n.supported(slots.get("language")) else i18n.DEFAULT_LANGUAGE
+    language: str = str(slots.get("language")) if i18n.supported(slots.get("language")) else i18n.DEFAULT_LANGUAGE
     if name == COVER_RESPONSE:
         from bot.safety.gate import cover_text
 

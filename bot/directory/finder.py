@@ -247,15 +247,14 @@ def widening_search(index: DirectoryIndex, location: dict[str, Any], query: dict
 def say_widened(reply: Reply, widened: str, place: str) -> None:
     """Say what was widened before the results (the kind of place she asked for, the distance);
     the type is not named, so the first words stay neutral on a lock screen."""
-    args = {"place": place, "radius": int(DEFAULT_RADIUS_KM), "wide_radius": int(WIDE_RADIUS_KM)}
-    reply.say(f"utter_services_widened_{widened}", **args)
+    reply.say(f"utter_services_widened_{widened}", place=place, radius=int(DEFAULT_RADIUS_KM), wide_radius=int(WIDE_RADIUS_KM))
 
 
 def say_meanwhile(reply: Reply, country: Optional[str], language: str) -> None:
     """Her country's numbers while we work out where she is (never a wait with no number)."""
     numbers = _numbers(country, language)
     same = numbers["hotline_number"] == numbers["emergency_number"]
-    reply.say("utter_services_meanwhile_emergency" if same else "utter_services_meanwhile", **numbers)
+    reply.say("utter_services_meanwhile_emergency" if same else "utter_services_meanwhile", None, **numbers)
 
 
 def _hotlines(turn: Turn, reply: Reply, country: Optional[str], query: dict[str, Any]) -> Reply:
