@@ -48,9 +48,10 @@ def decide_language(tracker: Tracker) -> List[Dict[Text, Any]]:
     text = tracker.latest_message.get("text") or ""
     events: List[Dict[Text, Any]] = []
     unset = not i18n.supported(current)
-    # A language detection or the channel set earlier: switching it needs two messages in a row
-    # guessed as the same new language (a place name like "Nakuru" must not flip English to Swahili).
-    established = not unset and source in ("detected", "channel")
+    # A language detected earlier: switching it needs two messages in a row guessed as the same new
+    # language (a place name like "Nakuru" must not flip English to Swahili). A channel hint (her
+    # app's language) is weaker than her own words: one confident message in another language wins.
+    established = not unset and source == "detected"
     hint = _hint(latest_metadata(tracker).get("language_hint"))
     if text and not text.startswith("/"):
         detection = i18n.detect_language(text)

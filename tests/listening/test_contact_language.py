@@ -60,3 +60,23 @@ async def test_console_bot_lines_say_their_language(db_url: str) -> None:
 
     assert await messaging.send_line(Outbound(), "conv-x", "sms", "pt", "MZ", "utter_handoff_connected")
     assert sent[0][0]["language"] == "pt"
+
+
+@pytest.mark.parametrize("lang,text", [("fr", "bonjour, j'ai besoin d'aide, mon mari me frappe"),
+                                       ("sw", "habari, nina shida kubwa nyumbani, naomba msaada"),
+                                       ("es", "hola, necesito ayuda, mi esposo me pega")])
+async def test_her_words_outweigh_her_app_language(lang: str, text: str) -> None:
+    """Telegram says her phone is in English; her first confident message in her language is
+    answered in it (not English until a second message agrees)."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.context import ActionReadContext
+
+    latest = {"text": text, "intent": {"name": "disclose_abuse", "confidence": 0.9}, "entities": []}
+    slots = {"language": "en", "language_source": "channel"}
+    t = Tracker("conv", slots, latest, [{"event": "user", "text": text, "parse_data": latest,
+                                         "metadata": {"language_hint": "en"}}], False, None, {}, "action_listen")
+    events = await ActionReadContext().run(CollectingDispatcher(), t, {})
+    got = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert got.get("language") == lang, got
