@@ -77,9 +77,10 @@ def decide_language(tracker: Tracker, country: Optional[str] = None) -> List[Dic
     text = tracker.latest_message.get("text") or ""
     events: List[Dict[Text, Any]] = []
     unset = not i18n.supported(current)
-    # A language detection or the channel set earlier: switching it needs two messages in a row
-    # guessed as the same new language (a place name like "Nakuru" must not flip English to Swahili).
-    established = not unset and source in ("detected", "channel")
+    # A language detected earlier: switching it needs two messages in a row guessed as the same new
+    # language (a place name like "Nakuru" must not flip English to Swahili). A channel hint (her
+    # app's language) is weaker than her own words: one confident message in another language wins.
+    established = not unset and source == "detected"
     hint = _hint(latest_metadata(tracker).get("language_hint"))
     if text and not text.startswith("/"):
         detection = i18n.detect_language(text)
@@ -181,10 +182,10 @@ class ActionReadContext(Action):
         risk = RISK_BY_INTENT.get((tracker.latest_message.get("intent") or {}).get("name", ""))
         if risk and tracker.get_slot("risk") != "danger" and risk != tracker.get_slot("risk"):
             events.append(SlotSet("risk", risk))
-            if risk == "danger":  # while she waits in the queue, danger moves her up at once
-                from actions.danger import escalate_if_queued
+        if risk == "danger":  # danger while she waits in the queue moves her to the front, every time
+            from actions.danger import escalate_if_queued
 
-                await escalate_if_queued(tracker.sender_id)
+            await escalate_if_queued(tracker.sender_id)
         return events
 
 

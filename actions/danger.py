@@ -127,16 +127,19 @@ class ActionDisclosureSupport(Action):
         return "action_disclosure_support"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(response="utter_disclosure_support")
-        if is_forced_marriage(tracker.latest_message.get("text")):
-            dispatcher.utter_message(response="utter_forced_marriage_support")
+        support_disclosure(dispatcher, tracker)
         return []
+
+
+def support_disclosure(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The disclosure acknowledgement, plus the forced-marriage text when her words tell of one."""
+    dispatcher.utter_message(response="utter_disclosure_support")
+    if is_forced_marriage(tracker.latest_message.get("text")):
+        dispatcher.utter_message(response="utter_forced_marriage_support")
 
 
 async def escalate_if_queued(conversation_id: str) -> None:
     """Raise her open handoff (if any) to danger priority; never fails her turn."""
-
-
     try:
         from bot.handoff import service
 

@@ -106,8 +106,38 @@ class ActionRequestOfficer(Action):
             tell_status(dispatcher, status)
             return []
         language = language_of(tracker)
+        await tell_availability(dispatcher, tracker, language)
         dispatcher.utter_message(response="utter_handoff_consent", summary=summary_for(tracker, language))
         return []
+
+
+def meanwhile_text(country: Optional[str], language: str) -> str:
+    """Her country's line to call while she waits (only the emergency number when no support
+    line is verified: never the same number twice under two names)."""
+    from bot import countries, country_texts, i18n
+
+    line = countries.numbers(country, language)["hotline_number"]  # '' when no line is verified
+    numbers = country_texts.numbers_for(country, language)  # with the served countries' list when unknown
+    same = not line or line == numbers["emergency_number"]
+    return i18n.text("listening_meanwhile_emergency" if same else "listening_meanwhile_hotline", language, **numbers)
+
+
+async def tell_availability(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> None:
+    """First whether someone is free now and how long it may take, with her country's line for
+    now (SAFETY.md 8); on a database error, the line alone (never silence)."""
+    from bot.handoff.availability import availability
+
+    meanwhile = meanwhile_text(tracker.get_slot("country"), language)
+    try:
+        found = await asyncio.to_thread(availability, language, tracker.get_slot("risk"))
+    except Exception as exc:  # noqa: BLE001 - the consent question still follows
+        log.error("availability check failed (%s)", type(exc).__name__)
+        dispatcher.utter_message(response="utter_handoff_available_nobody", meanwhile=meanwhile)
+        return
+    args: Dict[str, Any] = {"meanwhile": meanwhile}
+    if found.minutes is not None:
+        args["count"] = found.minutes
+    dispatcher.utter_message(response=f"utter_handoff_available_{found.kind}", **args)
 
 
 class ActionHandoffEnqueue(Action):

@@ -99,6 +99,11 @@ def _args(known: countries.Known, language: str) -> dict[str, str]:
     return args
 
 
+def numbers_for(code: Optional[str], language: str) -> dict[str, str]:
+    """Template numbers for a text outside the NLG path: hers, or the served countries' list."""
+    return _args(countries.resolve(code), language)
+
+
 def choose(
     name: str, slots: Mapping[str, Any], language: str, arguments: Optional[Mapping[str, Any]] = None
 ) -> tuple[str, dict[str, Any], list[dict[str, str]]]:

@@ -35,6 +35,38 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
         return {"text": cover_text(language), "buttons": [], "language": language}
     if slots.get("duress"):
         name = NEUTRAL_FOR.get(name, NEUTRAL_DEFAULT)
-    reply = country_texts.render(name, slots, language, channel, body.get("arguments") or {})
+    else:
+        name = repeat_variant(name, tracker, language)
+    arguments = body.get("arguments") or {}
+    reply = country_texts.render(name, slots, language, channel, arguments)
+    if not slots.get("duress") and reply["text"] and reply["text"] == last_bot_text(tracker) and _has_again(name, language):
+        reply = country_texts.render(name + AGAIN_SUFFIX, slots, language, channel, arguments)  # same words, another name
     reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
     return reply
+
+
+AGAIN_SUFFIX = "_again"
+
+
+def repeat_variant(name: str, tracker: Mapping[str, Any], language: str) -> str:
+    """`<name>_again` when this response was already sent in the conversation and the locales
+    define a follow-up form (a second danger message gets a shorter, escalated reply, not a copy)."""
+    again = name + AGAIN_SUFFIX
+    if not _has_again(name, language):
+        return name
+    for event in tracker.get("events") or []:
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in (name, again):
+            return again
+    return name
+
+
+def _has_again(name: str, language: str) -> bool:
+    return name + AGAIN_SUFFIX in i18n.catalog().responses.get(language, {})
+
+
+def last_bot_text(tracker: Mapping[str, Any]) -> str:
+    """The text of the conversation's last bot message ('' if none)."""
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "bot":
+            return str(event.get("text") or "")
+    return ""

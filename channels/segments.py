@@ -122,10 +122,57 @@ def split_words(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def plan_sms(text: str, max_segments: int, tail: str = "", max_body: int = TWILIO_MAX_BODY) -> list[str]:
-    """The bodies to send for one reply: smart-encoded, at most `max_segments`, word-boundary cuts."""
-    body, _ = fit_segments(smart_encode(text), smart_encode(tail), max(1, max_segments))
+MAX_SMS_PARTS = 4  # a long list goes as at most this many SMS, split between its lines (else cut)
+
+
+def plan_sms(text: str, max_segments: int, tail: str = "", max_body: int = TWILIO_MAX_BODY, continued: str = "") -> list[str]:
+    """The bodies to send for one reply: smart-encoded, at most `max_segments` each.
+
+    A reply that does not fit and has several lines (a result list: one line per place) is split
+    between its lines into up to MAX_SMS_PARTS messages, never inside a line; every later part
+    starts with `continued` (a neutral header with {part} and {parts}), the options go with the
+    last. Otherwise it is cut at a word boundary."""
+    segments = max(1, max_segments)
+    text, tail = smart_encode(text), smart_encode(tail)
+    if continued and segment_count(text + tail) > segments and "\n" in text.strip():
+        parts = split_lines(text, tail, segments, smart_encode(continued))
+        if parts is not None:
+            return parts
+    body, _ = fit_segments(text, tail, segments)
     return split_words(body, max_body) if len(body) > max_body else [body]
+
+
+def split_lines(text: str, tail: str, max_segments: int, continued: str) -> list[str] | None:
+    """`text` in messages of whole lines (see plan_sms); None when one line alone is too long or
+    more than MAX_SMS_PARTS messages would be needed."""
+    lines = [line for line in text.strip().split("\n")]
+    header = continued.format(part=MAX_SMS_PARTS, parts=MAX_SMS_PARTS) + "\n"  # the longest header
+    groups: list[list[str]] = [[]]
+    for line in lines:
+        prefix = "" if len(groups) == 1 else header
+        candidate = "\n".join([*groups[-1], line])
+        if segment_count(prefix + candidate) <= max_segments:
+            groups[-1].append(line)
+            continue
+        if not groups[-1] or segment_count(header + line) > max_segments:
+            return None
+        groups.append([line])
+    if segment_count(("" if len(groups) == 1 else header) + "\n".join(groups[-1]) + tail) > max_segments:
+        if segment_count(header + tail.strip()) > max_segments:
+            return None
+        groups.append([])  # the options alone in a last part
+    if len(groups) > MAX_SMS_PARTS:
+        return None
+    total = len(groups)
+    bodies = []
+    for i, group in enumerate(groups, 1):
+        body = "\n".join(group)
+        if i > 1:
+            body = continued.format(part=i, parts=total) + "\n" + body
+        if i == total:
+            body = (body + tail) if group else body.rstrip("\n") + "\n" + tail.strip("\n")
+        bodies.append(body.strip("\n"))
+    return bodies
 
 
 def option_lines(buttons: Sequence[Mapping[str, Any]]) -> str:

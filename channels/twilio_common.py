@@ -252,10 +252,13 @@ class TwilioOutput(HavenOutput):
             return WHATSAPP_PREFIX + e164
         return e164
 
-    def bodies(self, text: str, tail: str) -> list[str]:
+    def bodies(self, text: str, tail: str, language: str = "en") -> list[str]:
         if self.whatsapp:
             return segments.split_words(text + tail, segments.TWILIO_MAX_BODY)
-        return segments.plan_sms(text, self.settings.sms_max_segments, tail)
+        from bot import i18n
+
+        continued = i18n.catalog().message("channels_sms_continued", language)  # {part}/{parts} filled per part
+        return segments.plan_sms(text, self.settings.sms_max_segments, tail, continued=str(continued))
 
     async def deliver(self, address: str, message: Mapping[str, Any]) -> None:
         text = str(message.get("text") or "")
@@ -263,9 +266,9 @@ class TwilioOutput(HavenOutput):
         tail = segments.numbered_tail(buttons, self.message_language(message)) if buttons else ""
         if not text.strip() and not tail:
             return
-        bodies = self.bodies(text, tail)
+        bodies = self.bodies(text, tail, self.message_language(message))
         if not self.whatsapp and segments.segment_count(text + tail) > self.settings.sms_max_segments:
-            log.warning("sms reply cut to %d segments", self.settings.sms_max_segments)
+            log.warning("sms reply over %d segments: sent as %d message(s)", self.settings.sms_max_segments, len(bodies))
         for body in bodies:
             self.sent.append(await self.client.create_message(self.wire_address(address), self.sender, body=body))
         if buttons and self.options is not None and self.conversation_id:

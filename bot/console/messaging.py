@@ -82,6 +82,7 @@ async def send_line(
     from bot import country_texts
 
     message = country_texts.render(response, {"country": country}, language, channel, args)
+    message["language"] = language  # the channel words its own framing ("Reply 1 or 2") in it
     try:
         await outbound.send_to_conversation(conversation_id, [message])
     except Exception as exc:  # noqa: BLE001

@@ -21,6 +21,7 @@ from bot.directory.search import DEFAULT_K, DEFAULT_RADIUS_KM, DirectoryIndex, H
 
 log = logging.getLogger("haven.directory.finder")
 PIN_DECIMALS = 3  # about 100 m: enough to find the nearest place, no more precise than needed
+WIDE_RADIUS_KM = 300.0  # the distance a search widens to before saying "nothing near"
 
 
 @dataclass
@@ -134,14 +135,28 @@ def place_location(place: Any, turn: Turn) -> dict[str, Any]:
     return {"lat": place.lat, "lon": place.lon, "label": label, "country": place.country, "pin": False}
 
 
+SERVED_KM = 30.0  # a namesake "has services near it" when one is listed within this distance
+
+
+def services_near_predicate() -> Callable[[Any], bool]:
+    """Whether the directory lists any place that helps within SERVED_KM of a place."""
+    index = get_index()
+
+    def served(place: Any) -> bool:
+        return bool(len(index)) and bool(index.within(place.lat, place.lon, SERVED_KM))
+
+    return served
+
+
 def match_place(turn: Turn) -> PlaceMatch:
     """The place in her words; else in the NLU `place` entity (read leniently, as a short reply)."""
     gaz = _gazetteer()
-    match = find_place(gaz, turn.typed_text, turn.country, turn.language) if turn.typed_text else PlaceMatch("none")
+    served = services_near_predicate()
+    match = find_place(gaz, turn.typed_text, turn.country, turn.language, served) if turn.typed_text else PlaceMatch("none")
     if match.status in ("found", "ambiguous"):
         return match
     for value in turn.entity_values("place"):
-        from_entity = find_place(gaz, value, turn.country, turn.language)
+        from_entity = find_place(gaz, value, turn.country, turn.language, served)
         if from_entity.status in ("found", "ambiguous"):
             return from_entity
         if from_entity.status == "unknown":
@@ -159,19 +174,17 @@ def _present(turn: Turn, reply: Reply, location: dict[str, Any], query: dict[str
     """Search around `location` and say the results (page at `offset`)."""
     index = index or get_index()
     lang = turn.language
-    result = search(
-        index, location["lat"], location["lon"], types=query.get("types"), k=DEFAULT_K, offset=offset,
-        open_now_only=bool(query.get("open_now")), languages=query.get("languages"), now=turn.now,
-        country=location.get("country"),
-    )  # fmt: skip
+    result, widened = widening_search(index, location, query, offset, turn.now)
     numbers = _numbers(location.get("country") or turn.country, lang)
     reply.slots.update(services_location=location, services_query=query, services_choices=None)
     if result.status == "empty":
         reply.say("utter_services_empty", **numbers)
         return reply
     if result.status == "nothing_near":
-        reply.say("utter_services_nothing_near", place=location["label"], radius=int(DEFAULT_RADIUS_KM), **numbers)
+        reply.say("utter_services_nothing_near", place=location["label"], radius=int(WIDE_RADIUS_KM), **numbers)
         return reply
+    if widened and offset == 0:
+        say_widened(reply, widened, location["label"])
     precise = bool(location.get("pin"))  # a pin is where she is; a town name only says roughly
     items = _items(turn, fresh=offset == 0)
     first = len(items) + 1
@@ -199,6 +212,49 @@ def _present(turn: Turn, reply: Reply, location: dict[str, Any], query: dict[str
         reply.say("utter_services_demo_notice")
     reply.slots["services_results"] = {"items": items, "offset": offset, "total": result.total}
     return reply
+
+
+def widening_search(index: DirectoryIndex, location: dict[str, Any], query: dict[str, Any], offset: int,
+                    now: Optional[datetime]) -> tuple[Any, Optional[str]]:
+    """Search as asked; when nothing is near, widen the service types first (any place that helps),
+    then the distance (WIDE_RADIUS_KM). Returns the result and what was widened: None, "types",
+    "distance" or "both"."""
+
+    def run(types: Optional[list[str]], radius: float) -> Any:
+        return search(
+            index, location["lat"], location["lon"], types=types, k=DEFAULT_K, offset=offset,
+            open_now_only=bool(query.get("open_now")), languages=query.get("languages"), now=now,
+            country=location.get("country"), radius_km=radius,
+        )  # fmt: skip
+
+    types = query.get("types")
+    result = run(types, DEFAULT_RADIUS_KM)
+    if result.status != "nothing_near":
+        return result, None
+    steps: list[tuple[Optional[list[str]], float, str]] = []
+    if types:
+        steps.append((None, DEFAULT_RADIUS_KM, "types"))
+    steps.append((types, WIDE_RADIUS_KM, "distance"))
+    if types:
+        steps.append((None, WIDE_RADIUS_KM, "both"))
+    for step_types, radius, kind in steps:
+        widened = run(step_types, radius)
+        if widened.status != "nothing_near":
+            return widened, kind
+    return result, None
+
+
+def say_widened(reply: Reply, widened: str, place: str) -> None:
+    """Say what was widened before the results (the kind of place she asked for, the distance);
+    the type is not named, so the first words stay neutral on a lock screen."""
+    reply.say(f"utter_services_widened_{widened}", place=place, radius=int(DEFAULT_RADIUS_KM), wide_radius=int(WIDE_RADIUS_KM))
+
+
+def say_meanwhile(reply: Reply, country: Optional[str], language: str) -> None:
+    """Her country's numbers while we work out where she is (never a wait with no number)."""
+    numbers = _numbers(country, language)
+    same = not numbers["hotline_number"] or numbers["hotline_number"] == numbers["emergency_number"]
+    reply.say("utter_services_meanwhile_emergency" if same else "utter_services_meanwhile", None, **numbers)
 
 
 def _hotlines(turn: Turn, reply: Reply, country: Optional[str], query: dict[str, Any]) -> Reply:
@@ -249,6 +305,7 @@ def find_service(turn: Turn) -> Reply:
     if match.status == "unknown" and said_a_place:
         reply.slots["services_query"] = query
         reply.say("utter_services_place_unknown", place=match.text)
+        say_meanwhile(reply, (turn.location or {}).get("country") or turn.country, turn.language)
         return reply
     if turn.location and turn.intent != "inform_location":
         return _present(turn, reply, turn.location, query, 0)

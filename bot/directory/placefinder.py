@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from bot.directory.gazetteer import Gazetteer, Place
 from bot.directory.geo import haversine_km
@@ -25,6 +25,8 @@ FUZZY_ACCEPT = 0.83  # and at least this similar (difflib ratio)
 FUZZY_MARGIN = 0.04
 SHORT_MESSAGE_TOKENS = 3
 MAX_CHOICES = 4
+SERVED_BOOST = 10  # a namesake with services near it counts as this many times bigger
+Served = Optional[Callable[[Place], bool]]  # "does the directory have services near this place?"
 
 
 @dataclass
@@ -46,13 +48,19 @@ def _official_languages(country: str) -> tuple[str, ...]:
         return ()
 
 
-def rank_key(place: Place, country: Optional[str], language: Optional[str]) -> tuple[int, int, int, int]:
-    """Her country first, then countries speaking her language, then significant and bigger places."""
+def score(place: Place, served: Served = None) -> int:
+    """A namesake's size, boosted when the directory has services near it."""
+    return place.weight * (SERVED_BOOST if served is not None and served(place) else 1)
+
+
+def rank_key(place: Place, country: Optional[str], language: Optional[str], served: Served = None) -> tuple[int, int, int, int]:
+    """Her country first, then countries speaking her language, then significant places, then
+    bigger ones (with services near them counting extra)."""
     return (
         0 if country and place.country == country else 1,
         0 if language and language in _official_languages(place.country) else 1,
         0 if place.significant else 1,
-        -place.weight,
+        -score(place, served),
     )
 
 
@@ -72,20 +80,20 @@ def _dedupe(places: Sequence[Place]) -> list[Place]:
     return [replace(g[0], population=max(p.population for p in g)) for g in groups]
 
 
-def resolve(candidates: Sequence[Place], country: Optional[str], language: Optional[str], text: str = "") -> PlaceMatch:
-    """One place, or a ranked set of choices."""
+def resolve(candidates: Sequence[Place], country: Optional[str], language: Optional[str], text: str = "", served: Served = None) -> PlaceMatch:
+    """One place, or a ranked set of choices (asked when no namesake clearly outweighs the next)."""
     groups = _dedupe(candidates)
     if not groups:
         return PlaceMatch("unknown", text=text)
-    ranked = sorted(groups, key=lambda p: rank_key(p, country, language))
+    ranked = sorted(groups, key=lambda p: rank_key(p, country, language, served))
     if len(ranked) == 1:
         return PlaceMatch("found", ranked[0], text=text)
     in_country = [p for p in ranked if country and p.country == country]
-    pool = sorted(in_country or ranked, key=lambda p: -p.weight)
+    pool = sorted(in_country or ranked, key=lambda p: -score(p, served))
     top = pool[0]
     if len(pool) == 1 and top.significant:
         return PlaceMatch("found", top, text=text)
-    if len(pool) > 1 and top.significant and top.weight >= DOMINANCE * pool[1].weight:
+    if len(pool) > 1 and top.significant and score(top, served) >= DOMINANCE * score(pool[1], served):
         return PlaceMatch("found", top, text=text)
     return PlaceMatch("ambiguous", choices=ranked[:MAX_CHOICES], text=text)
 
@@ -151,7 +159,7 @@ def _fuzzy_threshold(phrase: str, name: str) -> float:
     return max(1.0 - 1.0 / max(len(phrase), len(name)), FUZZY_ACCEPT) - 1e-9
 
 
-def _fuzzy_match(gaz: Gazetteer, msg: _Message, country: Optional[str], language: Optional[str]) -> Optional[PlaceMatch]:
+def _fuzzy_match(gaz: Gazetteer, msg: _Message, country: Optional[str], language: Optional[str], served: Served = None) -> Optional[PlaceMatch]:
     for start, end in _fuzzy_spans(gaz, msg):
         phrase = " ".join(msg.tokens[start:end])
         if len(phrase) < 5:
@@ -163,12 +171,12 @@ def _fuzzy_match(gaz: Gazetteer, msg: _Message, country: Optional[str], language
         rivals = [name for name, score in close[1:] if score > best - FUZZY_MARGIN]
         if rivals:
             places = [p for name in [best_name, *rivals] for p in _candidates(gaz, name)]
-            match = resolve(places, country, language, phrase)
+            match = resolve(places, country, language, phrase, served)
             if match.status == "found":
                 match.status = "ambiguous"
                 match.choices, match.place = [match.place], None  # type: ignore[list-item]
         else:
-            match = resolve(_candidates(gaz, best_name), country, language, phrase)
+            match = resolve(_candidates(gaz, best_name), country, language, phrase, served)
         match.fuzzy = True
         return match
     return None
@@ -186,8 +194,9 @@ def _unknown_mention(gaz: Gazetteer, msg: _Message) -> Optional[str]:
     return None
 
 
-def find_place(gaz: Gazetteer, text: str, country: Optional[str] = None, language: Optional[str] = None) -> PlaceMatch:
-    """The place named in `text` (see the module docstring)."""
+def find_place(gaz: Gazetteer, text: str, country: Optional[str] = None, language: Optional[str] = None, served: Served = None) -> PlaceMatch:
+    """The place named in `text` (see the module docstring); `served` tells which namesakes have
+    services near them (they rank higher)."""
     msg = _Message(gaz, text or "")
     if not msg.tokens:
         return PlaceMatch("none")
@@ -212,13 +221,13 @@ def find_place(gaz: Gazetteer, text: str, country: Optional[str] = None, languag
             return PlaceMatch("unknown", text=" ".join(msg.tokens[start : end + 1]))
         spans.append((start, end, _dedupe(places)))
     if not spans:
-        fuzzy = _fuzzy_match(gaz, msg, country, language)
+        fuzzy = _fuzzy_match(gaz, msg, country, language, served)
         if fuzzy is not None:
             return fuzzy
         unknown = _unknown_mention(gaz, msg)
         return PlaceMatch("unknown", text=unknown) if unknown else PlaceMatch("none")
     start, end, places = _choose_span(gaz, msg, spans)
-    return resolve(places, country, language, " ".join(msg.tokens[start:end]))
+    return resolve(places, country, language, " ".join(msg.tokens[start:end]), served)
 
 
 def _choose_span(gaz: Gazetteer, msg: _Message, spans: list[tuple[int, int, list[Place]]]) -> tuple[int, int, list[Place]]:

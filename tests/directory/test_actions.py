@@ -80,8 +80,9 @@ async def test_ambiguous_place_numbered_choices_then_pick(demo_db: str) -> None:
 async def test_unknown_place_asks_for_a_nearby_town(demo_db: str) -> None:
     chat = Conversation(now=NOON_UTC)
     turn = await chat.say(FIND, "niko kamukunji", "inform_location")
-    assert turn.responses == ["utter_services_place_unknown"]
+    assert turn.responses == ["utter_services_place_unknown", "utter_services_meanwhile"]
     assert turn.texts()[0] == 'Sorry, I could not find "kamukunji" on my map. What is the nearest bigger town?'
+    assert "1195" in turn.texts()[1] and "999" in turn.texts()[1]  # her country's numbers meanwhile
     assert "services_location" not in chat.slots
 
 
@@ -151,9 +152,10 @@ async def test_hotline_needs_no_location(demo_db: str) -> None:
 
 async def test_nothing_within_a_sensible_radius(demo_db: str) -> None:
     chat = Conversation(now=NOON_UTC)
-    turn = await chat.say(FIND, "", "inform_location", metadata={"location": {"lat": 3.12, "lon": 35.6}})  # Lodwar, far from any demo service
+    # Mandera: over 300 km from any demo service (Lodwar now widens to Eldoret: test_widening.py)
+    turn = await chat.say(FIND, "", "inform_location", metadata={"location": {"lat": 3.94, "lon": 41.86}})
     assert turn.responses == ["utter_services_nothing_near"]
-    assert "within 100 km" in turn.texts()[0] and "1195" in turn.texts()[0]
+    assert "within 300 km" in turn.texts()[0] and "1195" in turn.texts()[0]
 
 
 async def test_nothing_open_gives_open_ones_and_the_hotline(demo_db: str) -> None:

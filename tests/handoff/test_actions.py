@@ -37,8 +37,9 @@ async def run(action: Any, t: Tracker) -> list[dict[str, Any]]:
 async def test_consent_comes_first_with_a_content_free_summary(db_url):
     t = tracker(intents=("greet", "ask_safety_info", "find_service", "ask_safety_info"), language="fr", risk="danger")
     messages = await run(actions.ActionRequestOfficer(), t)
-    assert [m["response"] for m in messages] == ["utter_handoff_consent"]
-    summary = messages[0]["summary"]
+    # first whether someone is free (nobody on duty here), then the consent (tests/listening)
+    assert [m["response"] for m in messages] == ["utter_handoff_available_nobody", "utter_handoff_consent"]
+    summary = messages[1]["summary"]
     assert summary == "; ".join(i18n.text(f"handoff_topic_{k}", "fr") for k in ("urgent", "safety", "services"))
     assert MARKER not in summary
     with session_scope() as s:

@@ -30,7 +30,7 @@ def test_rule_steps_follow_the_rules_files() -> None:
     assert steps_for("ask_safety_info", False) == ["action_safety_info"]
     # First contact: the safe-to-talk question is left out (the triage question asks it).
     assert steps_for("disclose_abuse", False) == ["action_mark_onboarded", "action_disclosure_support"]
-    assert steps_for("disclose_abuse", True) == ["action_disclosure_support", "utter_main_menu"]
+    assert steps_for("disclose_abuse", True) == ["action_acknowledge_disclosure"]
     assert steps_for("no_such_intent", True) == []
 
 
