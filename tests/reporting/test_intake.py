@@ -151,3 +151,19 @@ def test_quick_exit_does_not_reach_a_submitted_case(engine: Any, desk: Any, subm
     officer = make_officer(team_id=desk.team_id)
     assert case_detail(result.case_id, officer.id, engine=engine).statement == "kept for the desk"
     assert intake.status(result.reference, conv, engine=engine).status == "new"
+
+
+def test_retention_shreds_old_cases_only(engine: Any, desk: Any, submit: Any) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from bot.reporting.desks import expire_cases
+
+    _, old = submit(statement="old")
+    later = datetime.now(timezone.utc) + timedelta(days=31)
+    _, new = intake.submit("conv-late", draft(), consent(), channel="sms", language="en", country="KE",
+                           engine=engine, now=later)
+    assert expire_cases(30, engine=engine, now=later) == 1
+    with session_scope(engine) as s:
+        assert s.get(ReportCase, old.case_id) is None and s.get(CaseKey, old.case_id) is None
+        assert s.get(ReportCase, new.case_id) is not None
+    assert [r.target_id for r in audit_rows(engine, "case_expire")] == [old.case_id]
