@@ -160,7 +160,7 @@ def test_retention_shreds_old_cases_only(engine: Any, desk: Any, submit: Any) ->
 
     _, old = submit(statement="old")
     later = datetime.now(timezone.utc) + timedelta(days=31)
-    _, new = intake.submit("conv-late", draft(), consent(), channel="sms", language="en", country="KE",
+    new = intake.submit("conv-late", draft(), consent(), channel="sms", language="en", country="KE",
                            engine=engine, now=later)
     assert expire_cases(30, engine=engine, now=later) == 1
     with session_scope(engine) as s:
