@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import api, jobs, pages
+from bot.console import api, cases, jobs, pages
 from bot.console.live import Watcher
 from bot.console.messaging import Outbound, default_outbound
 from bot.settings import Settings, get_settings
@@ -136,7 +136,7 @@ def create_app(
     )
     static = StaticFiles(directory=str(HERE / "static"))
     static._haven_guard = "public"  # type: ignore[attr-defined]
-    routes: list[BaseRoute] = [*pages.routes(console), *api.routes(console), Mount("/static", app=static, name="static")]
+    routes: list[BaseRoute] = [*pages.routes(console), *api.routes(console), *cases.routes(console), Mount("/static", app=static, name="static")]
     _check_deny_by_default(routes)
 
     @contextlib.asynccontextmanager
