@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, Iterator, Optional
 
@@ -16,11 +17,26 @@ from bot.store.db import get_engine, session_scope
 from bot.store.models import utcnow
 
 
+_sqlite_writers: dict[int, threading.RLock] = {}
+_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> Any:
+    """SQLite: one in-process queue for case writers, so a burst of submits waits its turn
+    instead of timing out in SQLite's busy handler (which is not first come, first served)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _guard:
+        return _sqlite_writers.setdefault(id(engine), threading.RLock())
+
+
 @contextmanager
 def write(engine: Optional[Engine]) -> Iterator[Session]:
     """A write transaction (SQLite write lock at BEGIN); local listeners are woken after commit."""
-    with session_scope(engine or get_engine(), immediate=True) as session:
-        yield session
+    engine = engine or get_engine()
+    with _writer_lock(engine):
+        with session_scope(engine, immediate=True) as session:
+            yield session
     if session.info.get("haven_case_changed"):
         feed.wake()
 
@@ -52,5 +68,5 @@ def now_or(now: Optional[datetime]) -> datetime:
 def deny(engine: Optional[Engine], *, actor_id: Optional[int], case_id: Optional[int], why: str,
          ip: Optional[str] = None, actor_type: Optional[str] = None) -> None:
     """Audit a refused access in its own transaction (the caller then raises NotFound)."""
-    with session_scope(engine or get_engine(), immediate=True) as session:
+    with write(engine) as session:
         record(session, "case_denied", actor_id=actor_id, actor_type=actor_type, case_id=case_id, outcome=why, ip=ip)

@@ -134,7 +134,8 @@ def submit(
     place = form.place
     country = (country or (place.country if place else None) or "").upper() or None
     hashed_key = keyed_hash(_pseudonym_key(), "case-submit", f"{conversation_id}\x1f{submit_key}") if submit_key else None
-    with write(engine) as session:
+    engine = engine or get_engine()
+    with session_scope(engine) as session:  # reads first: the write lock is held only to insert
         if hashed_key is not None:
             existing = _by_submit_key(session, hashed_key)
             if existing is not None:
@@ -142,30 +143,40 @@ def submit(
         where = routing.route(session, country, place.lat if place else None, place.lon if place else None,
                               place.region if place else None)
         safety = session.get(SafetyState, conversation_id)
-        values = dict(
-            conversation_id=conversation_id, submit_key=hashed_key,
-            code_word_hash=safety.code_word_hash if safety is not None else None,
-            channel=channel, language=language, country=country, region=where.region,
-            incident_types=",".join(form.incident_types), when_band=form.when, age_band=form.age_band,
-            relationship=form.relationship, safe_now=form.safe_now, needs_doctor=form.needs_doctor,
-            anonymous=form.anonymous, contact_mode=form.contact.mode, answers_ct=b"",
-            consent_version=consent.version[:16], consent_at=now, desk_service_id=where.service_id,
-            team_id=where.team_id, status="new", version=0, entry_seq=0, submitted_at=now, updated_at=now,
-        )
-        try:
-            case = _insert(session, values)
-        except IntegrityError:
-            existing = _by_submit_key(session, hashed_key or "")
-            assert existing is not None
-            return _submitted(session, existing, now)
-        cipher = keys.create_cipher(session, int(case.id))
-        case.answers_ct = cipher.encrypt_text(json.dumps(form.answers(), sort_keys=True), ANSWERS_CONTEXT)
-        if form.statement:
-            case.statement_ct = cipher.encrypt_text(form.statement, STATEMENT_CONTEXT)
-        touch(session, case, now)
-        record(session, "case_submit", actor_type="survivor", case_id=int(case.id), team_id=where.team_id,
-               outcome="routed" if where.team_id else "unrouted", now=now)
-        return _submitted(session, case, now, where.desk_name)
+        code_word_hash = safety.code_word_hash if safety is not None else None
+    answers = json.dumps(form.answers(), sort_keys=True)
+    values = dict(
+        conversation_id=conversation_id, submit_key=hashed_key, code_word_hash=code_word_hash,
+        channel=channel, language=language, country=country, region=where.region,
+        incident_types=",".join(form.incident_types), when_band=form.when, age_band=form.age_band,
+        relationship=form.relationship, safe_now=form.safe_now, needs_doctor=form.needs_doctor,
+        anonymous=form.anonymous, contact_mode=form.contact.mode, answers_ct=b"",
+        consent_version=consent.version[:16], consent_at=now, desk_service_id=where.service_id,
+        team_id=where.team_id, status="new", version=0, entry_seq=0, submitted_at=now, updated_at=now,
+    )
+    with write(engine) as session:
+        existing = _by_submit_key(session, hashed_key) if hashed_key is not None else None
+        if existing is None:
+            try:
+                case = _insert(session, values)
+            except IntegrityError:
+                existing = _by_submit_key(session, hashed_key or "")
+                assert existing is not None
+        if existing is not None:
+            case_id = int(existing.id)
+        else:
+            cipher = keys.create_cipher(session, int(case.id))
+            case.answers_ct = cipher.encrypt_text(answers, ANSWERS_CONTEXT)
+            if form.statement:
+                case.statement_ct = cipher.encrypt_text(form.statement, STATEMENT_CONTEXT)
+            touch(session, case, now)
+            record(session, "case_submit", actor_type="survivor", case_id=int(case.id), team_id=where.team_id,
+                   outcome="routed" if where.team_id else "unrouted", now=now)
+            case_id = int(case.id)
+    with session_scope(engine) as session:
+        found = session.get(ReportCase, case_id)
+        assert found is not None
+        return _submitted(session, found, now, where.desk_name if existing is None else None)
 
 
 def _submitted(session: Session, case: ReportCase, now: datetime, desk_name: Optional[str] = None) -> Submitted:
