@@ -135,8 +135,12 @@ def bench_submit(db: Database, reports: int, conversations: int) -> dict[str, An
     ready, done = threading.Event(), threading.Event()
     loop_box: dict[str, Any] = {}
 
+    from bot.store.db import make_engine
+
+    console_engine = make_engine(db.url)  # the console is its own process with its own pool
+
     async def watch() -> None:
-        feed = CaseFeed(db.engine, poll_interval=0.25)
+        feed = CaseFeed(console_engine, poll_interval=0.25)
         queue = await feed.subscribe()
         loop_box["loop"] = asyncio.get_running_loop()
         ready.set()
@@ -178,6 +182,7 @@ def bench_submit(db: Database, reports: int, conversations: int) -> dict[str, An
     loop_box["done_at"] = time.monotonic()
     done.set()
     watcher.join(30)
+    console_engine.dispose()
     delays = [seen[c] - t for c, t in submitted.items() if c in seen]
     with session_scope(db.engine) as s:
         rows = s.execute(select(func.count(ReportCase.id), func.count(func.distinct(ReportCase.reference)))).one()

@@ -7,6 +7,7 @@
     haven case desk-team SERVICE TEAM                       a team works a desk's cases (service id or external id)
     haven case route REFERENCE TEAM                         give a case (e.g. unrouted) to a team
     haven case expire [--days N]                            retention: shred cases older than N days
+    haven case rotate-keys                                  re-wrap case keys under the current master key
 """
 
 from __future__ import annotations
@@ -160,6 +161,18 @@ def _case_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _case_rotate(args: argparse.Namespace) -> int:
+    from bot.crypto import KeyRing
+    from bot.reporting import keys
+    from bot.reporting.common import write
+
+    ring = KeyRing.from_settings()
+    with write(None) as session:
+        changed = keys.rotate(session, ring)
+    print(f"re-wrapped {changed} case key(s) under master key id {ring.current_id!r}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     stats_p = subparsers.add_parser("stats", help="statistics on reports (counts only, small cells suppressed)")
     stats_sub = stats_p.add_subparsers(dest="stats_command")
@@ -197,3 +210,5 @@ def register(subparsers: Any) -> None:
     p = case_sub.add_parser("expire", help="retention: shred and delete cases older than N days")
     p.add_argument("--days", type=int, default=None)
     p.set_defaults(func=_guard(_case_expire))
+    p = case_sub.add_parser("rotate-keys", help="re-wrap every case key under the current HAVEN_MASTER_KEY")
+    p.set_defaults(func=_guard(_case_rotate))

@@ -44,7 +44,9 @@ def write(engine: Optional[Engine]) -> Iterator[Session]:
 def touch(session: Session, case: ReportCase, now: datetime) -> None:
     """Record a change: new version, updated_at for the live feed, NOTIFY other processes."""
     case.version = int(case.version or 0) + 1
-    case.updated_at = now
+    # The commit instant, near enough: the live feed reads by updated_at with a short look-back,
+    # so a transaction that waited for the write lock must not stamp the time it started.
+    case.updated_at = max(now, utcnow())
     session.info["haven_case_changed"] = True
     session.flush()
     feed.signal(session, int(case.id))

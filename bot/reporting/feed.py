@@ -26,7 +26,7 @@ from bot.store.models import utcnow
 
 log = logging.getLogger("haven.reporting.feed")
 CHANNEL = "haven_cases"
-LOOKBACK = timedelta(seconds=30)
+LOOKBACK = timedelta(seconds=5)  # updated_at is stamped inside the (short) write transaction
 _lock = threading.Lock()
 _callbacks: list[Callable[[], None]] = []
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
 from bot.reporting.models import AGE_BANDS, INCIDENT_TYPES, ReportCase
@@ -32,32 +32,46 @@ DEFAULT_TABLES: tuple[tuple[str, Optional[str]], ...] = (
 )
 
 
-def _contact_band(submitted: datetime, first: Optional[datetime]) -> str:
-    if first is None:
-        return "none"
-    hours = (first - submitted).total_seconds() / 3600
-    return "<1h" if hours < 1 else "1-24h" if hours < 24 else "1-3d" if hours < 72 else ">3d"
+def _expressions(dialect: str) -> dict[str, Any]:
+    """SQL for each dimension (month and time-to-contact bands differ by backend)."""
+    if dialect == "postgresql":
+        month = func.to_char(ReportCase.submitted_at, "YYYY-MM")
+        hours = func.extract("epoch", ReportCase.first_contact_at - ReportCase.submitted_at) / 3600.0
+    else:
+        month = func.strftime("%Y-%m", ReportCase.submitted_at)
+        hours = (func.julianday(ReportCase.first_contact_at) - func.julianday(ReportCase.submitted_at)) * 24.0
+    band = case(
+        (ReportCase.first_contact_at.is_(None), "none"), (hours < 1, "<1h"), (hours < 24, "1-24h"), (hours < 72, "1-3d"),
+        else_=">3d",
+    )
+    return {
+        "incident_type": func.coalesce(ReportCase.incident_types, ""), "month": month,
+        "region": func.coalesce(ReportCase.region, "unknown"), "age_band": func.coalesce(ReportCase.age_band, "not_given"),
+        "channel": ReportCase.channel, "outcome": func.coalesce(ReportCase.outcome, "open"), "time_to_contact": band,
+    }
 
 
 def case_facts(engine: Optional[Engine] = None, since: Optional[datetime] = None, until: Optional[datetime] = None,
-               batch: int = 5000) -> list[dict[str, list[str]]]:
-    """One dict of dimension -> values per case (categories only; never text, never ids)."""
-    cols = (ReportCase.incident_types, ReportCase.submitted_at, ReportCase.region, ReportCase.age_band,
-            ReportCase.channel, ReportCase.outcome, ReportCase.first_contact_at)
-    stmt = select(*cols)
+               dims: Sequence[str] = DIMENSIONS) -> list[dict[str, Any]]:
+    """Counts of cases by the given dimensions (GROUP BY in the database): category values only."""
+    engine = engine or get_engine()
+    exprs = _expressions(engine.dialect.name)
+    cols = [exprs[d].label(d) for d in dims]
+    stmt = select(*cols, func.count().label("n")).select_from(ReportCase).group_by(*[exprs[d] for d in dims])
     if since is not None:
         stmt = stmt.where(ReportCase.submitted_at >= since)
     if until is not None:
         stmt = stmt.where(ReportCase.submitted_at < until)
     out = []
-    with session_scope(engine or get_engine()) as session:
-        for types, submitted, region, age, channel, outcome, first in session.execute(stmt.execution_options(yield_per=batch)):
-            out.append({
-                "incident_type": [t for t in (types or "").split(",") if t] or ["not_given"],
-                "month": [submitted.strftime("%Y-%m")], "region": [region or "unknown"],
-                "age_band": [age or "not_given"], "channel": [channel], "outcome": [outcome or "open"],
-                "time_to_contact": [_contact_band(submitted, first)],
-            })
+    with session_scope(engine) as session:
+        for row in session.execute(stmt):
+            fact: dict[str, Any] = {"_n": int(row[-1])}
+            for d, value in zip(dims, row):
+                if d == "incident_type":
+                    fact[d] = [t for t in str(value or "").split(",") if t] or ["not_given"]
+                else:
+                    fact[d] = [str(value)]
+            out.append(fact)
     return out
 
 
@@ -99,15 +113,16 @@ class Table:
         return [[(r, c) for c in cols] for r in rows] + [[(r, c) for r in rows] for c in cols]
 
 
-def build(facts: Sequence[dict[str, list[str]]], rows_dim: str, cols_dim: Optional[str] = None) -> Table:
+def build(facts: Sequence[dict[str, Any]], rows_dim: str, cols_dim: Optional[str] = None) -> Table:
     """Count facts into a table with totals (unsuppressed)."""
     if rows_dim not in DIMENSIONS or (cols_dim is not None and (cols_dim not in DIMENSIONS or cols_dim == rows_dim)):
         raise ValueError(f"dimensions are {', '.join(DIMENSIONS)} (two different ones)")
     cells: Counter[tuple[str, str]] = Counter()
     for fact in facts:
+        weight = int(fact.get("_n", 1))
         for r in fact[rows_dim]:
             for c in (fact[cols_dim] if cols_dim else ["count"]):
-                cells[(r, c)] += 1
+                cells[(r, c)] += weight
     rows = _sorted(rows_dim, {r for r, _ in cells})
     cols = _sorted(cols_dim, {c for _, c in cells}) if cols_dim else ["count"]
     counts = {(r, c): cells.get((r, c), 0) for r in rows for c in cols}
@@ -141,9 +156,13 @@ def suppress(table: Table, threshold: int = THRESHOLD) -> Table:
 
 def crosstab(rows_dim: str, cols_dim: Optional[str] = None, *, engine: Optional[Engine] = None,
              since: Optional[datetime] = None, until: Optional[datetime] = None,
-             facts: Optional[Sequence[dict[str, list[str]]]] = None) -> Table:
+             facts: Optional[Sequence[dict[str, Any]]] = None) -> Table:
     """A suppressed table straight from the cases."""
-    return suppress(build(facts if facts is not None else case_facts(engine, since, until), rows_dim, cols_dim))
+    if facts is None:
+        if rows_dim not in DIMENSIONS or (cols_dim is not None and cols_dim not in DIMENSIONS):
+            raise ValueError(f"dimensions are {', '.join(DIMENSIONS)} (two different ones)")
+        facts = case_facts(engine, since, until, [d for d in (rows_dim, cols_dim) if d])
+    return suppress(build(facts, rows_dim, cols_dim))
 
 
 def table_rows(table: Table) -> list[dict[str, Any]]:
@@ -154,13 +173,12 @@ def table_rows(table: Table) -> list[dict[str, Any]]:
 
 def export_csv(tables: Sequence[tuple[str, Optional[str]]] = DEFAULT_TABLES, *, engine: Optional[Engine] = None,
                since: Optional[datetime] = None, until: Optional[datetime] = None) -> str:
-    """CSV (table,row,column,value) of suppressed tables; one read of the cases for all."""
-    facts = case_facts(engine, since, until)
+    """CSV (table,row,column,value) of suppressed tables (one GROUP BY query per table)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["table", "row", "column", "value"], lineterminator="\n")
     writer.writeheader()
     for rows_dim, cols_dim in tables:
-        writer.writerows(table_rows(crosstab(rows_dim, cols_dim, facts=facts)))
+        writer.writerows(table_rows(crosstab(rows_dim, cols_dim, engine=engine, since=since, until=until)))
     return out.getvalue()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -145,3 +146,41 @@ def test_cli_stats_and_case_commands(engine: Any, desk: Any, submit: Any, capsys
     assert main(["case", "desk-team", "no-such-service", "Night team"]) == 1
     assert main(["case", "expire", "--days", "0"]) == 1
     assert main(["case", "expire", "--days", "30"]) == 0 and "shredded 0" in capsys.readouterr().out
+
+
+def test_case_keys_rotate_and_still_decrypt(engine: Any, desk: Any, submit: Any, make_officer: Any,
+                                            monkeypatch: Any, capsys: Any) -> None:
+    from bot.cli import main
+    from bot.reporting import desk as svc
+    from bot.reporting.models import CaseKey
+    from bot.settings import get_settings
+    from bot.store.db import session_scope
+
+    _, case = submit(statement="rotate me")
+    old = get_settings()
+    monkeypatch.setenv("HAVEN_OLD_MASTER_KEYS", f"{old.master_key_id}:{os.environ['HAVEN_MASTER_KEY']}")
+    monkeypatch.setenv("HAVEN_MASTER_KEY_ID", "k2")
+    monkeypatch.setenv("HAVEN_MASTER_KEY", "cm90YXRlZC1tYXN0ZXIta2V5LTAwMDAwMDAwMDAwMDA")
+    get_settings.cache_clear()
+    assert main(["case", "rotate-keys"]) == 0 and "re-wrapped 1 case key" in capsys.readouterr().out
+    with session_scope(engine) as s:
+        assert s.get(CaseKey, case.case_id).key_id == "k2"
+    officer = make_officer(team_id=desk.team_id)
+    assert svc.case_detail(case.case_id, officer.id, engine=engine).statement == "rotate me"
+
+
+def test_time_to_first_contact_bands_in_sql(engine: Any, desk: Any, submit: Any) -> None:
+    from bot.reporting.models import ReportCase
+    from bot.store.db import session_scope
+
+    offsets = [None, timedelta(minutes=20), timedelta(hours=5), timedelta(hours=30), timedelta(days=5)]
+    for offset in offsets:
+        for _ in range(5):
+            case_id = submit()[1].case_id
+            with session_scope(engine) as s:
+                row = s.get(ReportCase, case_id)
+                row.first_contact_at = row.submitted_at + offset if offset else None
+    table = stats.crosstab("time_to_contact", engine=engine)
+    assert {r: table.shown(r, "count") for r in table.rows} == {"<1h": "5", "1-24h": "5", "1-3d": "5", ">3d": "5", "none": "5"}
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    assert stats.crosstab("month", "channel", engine=engine).shown(month, "sms") == "25"
