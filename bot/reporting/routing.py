@@ -21,7 +21,7 @@ class Route:
     service_id: Optional[int]
     team_id: Optional[int]
     desk_name: Optional[str]
-    region: Optional[str]  # the desk's region when she gave none
+    region: Optional[str]  # a known admin-1 name: hers if the directory knows it, else the desk's
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -37,7 +37,7 @@ def route(
 ) -> Route:
     """The desk (and its team) for a case; Route(None, None, ...) when no desk is set up."""
     if not country:
-        return Route(None, None, None, region)
+        return Route(None, None, None, None)
     rows = session.execute(
         select(Service.id, Service.name, DeskTeam.team_id, Location.latitude, Location.longitude, Location.region)
         .join(DeskTeam, DeskTeam.service_id == Service.id)
@@ -47,7 +47,7 @@ def route(
         .order_by(Service.id)
     ).all()
     if not rows:
-        return Route(None, None, None, region)
+        return Route(None, None, None, known_region(session, country, region))
 
     def rank(row: tuple) -> tuple[int, float, int]:
         same_region = 0 if region and row[5] and row[5].strip().lower() == region.strip().lower() else 1
@@ -56,4 +56,16 @@ def route(
         return (1 + same_region, 0.0, row[0])
 
     best = min(rows, key=rank)
-    return Route(int(best[0]), int(best[2]), best[1], region or best[5])
+    return Route(int(best[0]), int(best[2]), best[1], known_region(session, country, region) or best[5])
+
+
+def known_region(session: Session, country: Optional[str], region: Optional[str]) -> Optional[str]:
+    """Her region only if it is an admin-1 name the directory knows for her country (it is kept
+    in clear for statistics, so free text never is)."""
+    if not region or not country:
+        return None
+    wanted = region.strip().casefold()
+    names = session.execute(
+        select(Location.region).where(Location.country == country.upper(), Location.region.is_not(None)).distinct()
+    ).scalars()
+    return next((name for name in names if name.strip().casefold() == wanted), None)

@@ -167,3 +167,13 @@ def test_retention_shreds_old_cases_only(engine: Any, desk: Any, submit: Any) ->
         assert s.get(ReportCase, old.case_id) is None and s.get(CaseKey, old.case_id) is None
         assert s.get(ReportCase, new.case_id) is not None
     assert [r.target_id for r in audit_rows(engine, "case_expire")] == [old.case_id]
+
+
+def test_region_kept_only_when_known(engine: Any, desk: Any, submit: Any) -> None:
+    _, known = submit(place={"name": "Kibera", "region": "nairobi", "country": "KE"})
+    _, free = submit(place={"name": "x", "region": "he lives at the blue gate", "country": "KE"})
+    with session_scope(engine) as s:
+        assert s.get(ReportCase, known.case_id).region == "Nairobi"
+        assert s.get(ReportCase, free.case_id).region == "Nairobi"  # the desk's region, not her words
+    raw = " ".join(str(v) for r in audit_rows(engine) for v in vars(r).values())
+    assert "blue gate" not in raw
