@@ -82,7 +82,8 @@ def postgres_db() -> Optional[Database]:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
-    return Database("PostgreSQL", url, make_engine(url, pool_size=40, max_overflow=20), drop)
+    # A bounded pool, as an action server has: 200 conversations queue for 40 connections.
+    return Database("PostgreSQL", url, make_engine(url, pool_size=40, max_overflow=0, pool_timeout=600), drop)
 
 
 def add_desks(engine: Any) -> None:
