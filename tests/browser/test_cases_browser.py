@@ -10,7 +10,20 @@ import time
 import pytest
 
 from tests.browser.conftest import shot
-from tests.browser.test_console_browser import wait_until
+from tests.browser.test_console_browser import wait_until as _wait_until
+
+
+def wait_until(predicate, timeout: float = 10.0, browser=None):
+    """Like the console test's, also riding out a page being replaced mid-read (reloads)."""
+    from selenium.common.exceptions import WebDriverException
+
+    def safe():
+        try:
+            return predicate()
+        except WebDriverException:
+            return None
+
+    return _wait_until(safe, timeout=timeout, browser=browser)
 
 PHONE = "+15550100145"  # fictional (555-01xx), only ever seen by the fake provider
 STATEMENT = "MARKER-BROWSER-STATEMENT-2290"
@@ -45,6 +58,7 @@ def test_desk_acknowledges_refers_and_closes(db_url, fake_provider, live_console
     driver.find_element(By.ID, "password").send_keys("correct horse battery staple")
     driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(officer.totp_secret).now())
     driver.find_element(By.ID, "login").click()
+    wait_until(lambda: driver.find_element(By.ID, "live").text == "live", browser=driver)  # logged in: queue page
     driver.get(f"{live_console}/cases")
     wait_until(lambda: driver.find_element(By.ID, "cases-live").text == "live", browser=driver)
     shot(driver, "cases-01-queue-empty")
