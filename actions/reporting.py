@@ -1,7 +1,9 @@
 """The report form (issue 12): validation of each answer, skips, and what may interrupt it.
 
-Every question can be skipped (the answer becomes SKIP, then None in the Draft). Before any
-answer is read: a phrased quick exit, "stop", or asking for a person end the form (the draft,
+Every question can be skipped (the answer becomes SKIP, then None in the Draft). A phrased
+quick exit is never read as an answer (not_intent in the domain: the quick-exit rule runs and
+erases the conversation, draft included). Before any answer is read: "stop" or asking for a
+person end the form (the draft,
 which lives only in this conversation's slots, is cleared; action_report_after_form runs the
 follow-up); a danger message gets the emergency texts first and the same question again; a
 language change re-asks the question in the new language. The draft never leaves the slots
@@ -25,7 +27,7 @@ FORM = "report_form"
 FORM_SLOTS = ("report_types", "report_when", "report_place", "report_safe", "report_doctor",
               "report_relationship", "report_identity", "report_contact", "report_statement")
 HELPER_SLOTS = ("report_types_acc", "report_contact_wait", "report_stage")
-STOP_INTENTS = {"quick_exit": "exit", "request_officer": "handoff"}
+STOP_INTENTS = {"request_officer": "handoff"}  # a quick exit never reaches the form (not_intent)
 MAX_STATEMENT = 4000
 MAX_NAME = 200
 

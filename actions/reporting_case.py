@@ -124,15 +124,13 @@ def summary_lines(slots: Mapping[str, Any], language: str) -> str:
 
 
 class ActionReportAfterForm(Action):
-    """The form ended: the summary to confirm, or what she asked for instead (stop, exit, a person)."""
+    """The form ended: the summary to confirm, or what she asked for instead (stop, a person)."""
 
     def name(self) -> Text:
         return "action_report_after_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         stage = tracker.get_slot("report_stage")
-        if stage == "exit":
-            return [FollowupAction("action_quick_exit")]  # the tracker store erases the conversation
         if stage == "handoff":
             dispatcher.utter_message(response="utter_report_stopped")
             return slot_events({**clear_draft(), "report_stage": None}, tracker) + [FollowupAction("action_request_officer")]

@@ -87,8 +87,8 @@ async def test_not_safe_now_gets_the_danger_path_first_and_the_form_goes_on() ->
     assert sent == ["utter_emergency", "utter_danger_followup", "utter_report_resume"]
 
 
-@pytest.mark.parametrize("intent,stage", [("quick_exit", "exit"), ("stop_report", "stopped"), ("request_officer", "handoff")])
-async def test_quick_exit_stop_or_a_person_end_the_form_and_clear_the_draft(intent: str, stage: str) -> None:
+@pytest.mark.parametrize("intent,stage", [("stop_report", "stopped"), ("request_officer", "handoff")])
+async def test_stop_or_a_person_end_the_form_and_clear_the_draft(intent: str, stage: str) -> None:
     t = form_tracker("report_statement", "whatever", intent=intent, report_types=["rape"], report_when="today",
                      report_identity="Amina")
     slots, sent, _ = await run(V, t)
@@ -96,12 +96,35 @@ async def test_quick_exit_stop_or_a_person_end_the_form_and_clear_the_draft(inte
     assert all(slots[s] is None for s in form.FORM_SLOTS)
 
 
-async def test_after_the_form_a_quick_exit_runs_the_erasing_action() -> None:
-    t = form_tracker(None, "x", report_stage="exit")
+def test_a_phrased_quick_exit_is_never_an_answer() -> None:
+    from tests.reporting.formkit import DOMAIN
+
+    for slot in form.FORM_SLOTS:
+        mappings = DOMAIN["slots"][slot]["mappings"]
+        assert mappings and all("quick_exit" in m.get("not_intent", []) for m in mappings), slot
+
+
+async def test_the_quick_exit_action_ends_the_form_so_no_question_follows_the_cover_text() -> None:
+    from actions.safety import ActionQuickExit
+
     from rasa_sdk.executor import CollectingDispatcher
 
-    events = await case_actions.ActionReportAfterForm().run(CollectingDispatcher(), t, {})
-    assert events == [{"event": "followup", "name": "action_quick_exit", "timestamp": None}]
+    dispatcher = CollectingDispatcher()
+    events = await ActionQuickExit().run(dispatcher, form_tracker("report_when", "x", intent="quick_exit"), {})
+    assert events == [{"event": "active_loop", "name": None, "timestamp": None}]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_cover"]
+    outside = await ActionQuickExit().run(CollectingDispatcher(), form_tracker(None, "x", intent="quick_exit"), {})
+    assert outside == []
+
+
+async def test_after_the_form_a_person_asked_for_comes_next() -> None:
+    from rasa_sdk.executor import CollectingDispatcher
+
+    t = form_tracker(None, "x", report_stage="handoff", report_statement="kept?")
+    dispatcher = CollectingDispatcher()
+    events = await case_actions.ActionReportAfterForm().run(dispatcher, t, {})
+    assert events[-1] == {"event": "followup", "name": "action_request_officer", "timestamp": None}
+    assert {"event": "slot", "name": "report_statement", "value": None, "timestamp": None} in events
 
 
 async def test_a_language_change_mid_form_asks_the_same_question_in_the_new_language() -> None:
