@@ -39,6 +39,21 @@ def desk_preview(country: Optional[str]) -> Optional[str]:
         return routing.route(session, country.upper()).desk_name
 
 
+def has_code_word(conversation_id: str) -> bool:
+    """Whether she has set a code word in this conversation (copied onto a report she sends)."""
+    from bot.store.db import session_scope
+    from bot.store.models import SafetyState
+
+    with session_scope() as session:
+        state = session.get(SafetyState, conversation_id)
+        return bool(state is not None and state.code_word_hash)
+
+
+def in_duress(tracker: Tracker) -> bool:
+    """A wrong code word was given: nothing about reports is read, changed or sent."""
+    return bool(tracker.get_slot("duress"))
+
+
 def intro_args(tracker: Tracker, desk: Optional[str]) -> dict[str, str]:
     """{desk} and {unit}: named from the directory and data/countries.yml when known."""
     language = language_of(tracker)
@@ -62,10 +77,13 @@ class ActionReportStart(Action):
             return []
         try:
             desk = await asyncio.to_thread(desk_preview, tracker.get_slot("country"))
+            code_word = await asyncio.to_thread(has_code_word, tracker.sender_id)
         except Exception as exc:  # noqa: BLE001 - the directory may be down: the general wording
             log.warning("desk preview failed: %s", type(exc).__name__)
-            desk = None
+            desk, code_word = None, True
         dispatcher.utter_message(response="utter_report_intro", **intro_args(tracker, desk))
+        if not code_word:
+            dispatcher.utter_message(response="utter_report_code_word_tip")
         dispatcher.utter_message(response="utter_report_consent")
         return slot_events({**clear_draft(), "report_consent": None, "report_stage": "consent"}, tracker)
 
@@ -78,6 +96,8 @@ class ActionReportConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_report_begin")
+        if in_duress(tracker):  # the form stops at the first answer (no consent recorded)
+            return slot_events({**clear_draft(), "report_consent": None, "report_stage": None}, tracker)
         return slot_events({**clear_draft(), "report_consent": True, "report_stage": "form"}, tracker)
 
 
@@ -165,7 +185,8 @@ class ActionReportSubmit(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         from bot.reporting.errors import ConsentRequired, ReportingError
 
-        if tracker.get_slot("report_stage") != "summary" or tracker.get_slot("report_consent") is not True:
+        if (tracker.get_slot("report_stage") != "summary" or tracker.get_slot("report_consent") is not True
+                or in_duress(tracker)):
             dispatcher.utter_message(response="utter_report_nothing_to_send")
             return []
         try:

@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.reporting_answers import intent_of
+from actions.reporting_case import in_duress
 from bot.reporting import reference as refs
 
 REF_ENTITY = "report_ref"
@@ -66,6 +67,9 @@ class ActionReportStatus(Action):
         from bot.reporting.errors import NotFound
 
         reference = reference_in(tracker)
+        if in_duress(tracker):  # someone else may hold her phone: nothing about a report
+            dispatcher.utter_message(response="utter_report_word_denied")
+            return []
         if not reference:
             dispatcher.utter_message(response="utter_report_ask_reference")
             return []
@@ -89,6 +93,9 @@ class ActionReportWithdraw(Action):
         from bot.reporting.errors import NotFound
 
         reference = reference_in(tracker)
+        if in_duress(tracker):
+            dispatcher.utter_message(response="utter_report_word_denied")
+            return []
         if not reference:
             dispatcher.utter_message(response="utter_report_ask_reference")
             return []
@@ -113,7 +120,7 @@ class ActionReportWithdrawConfirmed(Action):
 
         reference = tracker.get_slot("report_pending_ref")
         events: List[Dict[Text, Any]] = [SlotSet("report_pending_ref", None)] if reference else []
-        if intent_of(tracker.latest_message) == "report_keep" or not reference:
+        if intent_of(tracker.latest_message) == "report_keep" or not reference or in_duress(tracker):
             dispatcher.utter_message(response="utter_report_kept")
             return events
         try:

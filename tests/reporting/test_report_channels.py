@@ -63,7 +63,7 @@ async def test_a_whole_report_by_sms_numbers_in_swahili(country_env: Any, fake: 
     finally:
         await harness.stop()
     names = [name for name, _ in rasa.sent]
-    assert names[:2] == ["utter_report_intro", "utter_report_consent"]
+    assert names[:3] == ["utter_report_intro", "utter_report_code_word_tip", "utter_report_consent"]
     assert "utter_report_doctor_urgent" in names  # forced sex today: the 72-hour window, plainly
     assert names[-2:] == ["utter_report_submitted", "utter_report_next"]
     case = the_case()

@@ -63,7 +63,7 @@ async def test_no_consent_means_no_case_row(engine: Any, desk: Any) -> None:
     conv = "conv-" + secrets.token_hex(4)
     start = form_tracker(None, "/start_report", intent="start_report", sender=conv)
     values, sent, messages = await run(case_actions.ActionReportStart(), start)
-    assert sent == ["utter_report_intro", "utter_report_consent"]
+    assert sent == ["utter_report_intro", "utter_report_code_word_tip", "utter_report_consent"]  # no code word yet
     assert messages[0]["desk"] == "Central desk"  # named from the directory
     assert messages[0]["unit"] == "Gender Desk (Kenya Police Service)"  # data/countries.yml
     values, sent, _ = await run(case_actions.ActionReportDecline(), form_tracker(None, "/report_decline", sender=conv))
@@ -199,3 +199,53 @@ async def test_quick_exit_mid_form_erases_the_draft_with_the_tracker(db_url: str
     assert await store.retrieve(conv) is None
     dump = raw_bytes(db_url)
     assert marker.encode() not in dump and not any(holds(dump, ct) for ct in stored)
+
+
+async def test_with_a_code_word_set_the_tip_is_not_shown(engine: Any, desk: Any) -> None:
+    conv = "conv-" + secrets.token_hex(4)
+    await set_code_word(conv, "mango")
+    _, sent, _ = await run(case_actions.ActionReportStart(), form_tracker(None, "/start_report", intent="start_report", sender=conv))
+    assert sent == ["utter_report_intro", "utter_report_consent"]
+
+
+async def test_in_duress_nothing_is_sent_read_or_withdrawn(engine: Any, desk: Any) -> None:
+    conv = "conv-" + secrets.token_hex(4)
+    values, _ = await confirm(conv, report_consent=True, **answered("x"))
+    reference = values["report_ref"]
+    _, messages = await confirm(conv, report_consent=True, duress=True, **answered("y"))
+    assert [m["response"] for m in messages] == ["utter_report_nothing_to_send"] and cases(engine) == 1
+    values, sent, _ = await run(case_actions.ActionReportConsent(), form_tracker(None, "/report_consent", sender=conv, duress=True))
+    assert values.get("report_consent", None) is None
+    for action, text in ((status_actions.ActionReportStatus(), f"check {reference}"),
+                         (status_actions.ActionReportWithdraw(), f"withdraw {reference}")):
+        _, sent, _ = await run(action, form_tracker(None, text, intent="report_status", sender=conv, duress=True))
+        assert sent == ["utter_report_word_denied"]
+    _, sent, _ = await run(status_actions.ActionReportWithdrawConfirmed(),
+                           form_tracker(None, "/report_withdraw_confirm", intent="report_withdraw_confirm", sender=conv,
+                                        duress=True, report_pending_ref=reference))
+    assert sent == ["utter_report_kept"] and cases(engine) == 1
+
+
+async def test_the_gates_quick_exit_mid_form_erases_the_draft(db_url: str) -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet, UserUttered
+
+    from bot.rasa_adapters.tracker_store import EncryptedTrackerStore
+    from bot.store.models import TrackerEvent
+
+    domain = Domain.from_yaml('version: "3.1"\nintents: [report_choice]\nslots:\n  report_statement:\n'
+                              '    type: any\n    mappings: [{type: custom}]\n')
+    marker, conv = secrets.token_hex(16), "conv-" + secrets.token_hex(4)
+    store = EncryptedTrackerStore(domain=domain, database_url=db_url)
+    tracker = await store.get_or_create_tracker(conv)
+    tracker.update(UserUttered("x", {"name": "report_choice", "confidence": 1.0}))
+    tracker.update(SlotSet("report_statement", marker))
+    await store.save(tracker)
+    with session_scope() as s:
+        stored = [bytes(e.data_ct) for e in s.execute(select(TrackerEvent).where(TrackerEvent.conversation_id == conv)).scalars()]
+    assert stored and all(holds(raw_bytes(db_url), ct) for ct in stored)
+    result = await gate.screen(gate.Inbound("whatsapp", conv, text="##"))
+    assert result.verdict is gate.Verdict.QUICK_EXIT
+    assert await store.retrieve(conv) is None
+    dump = raw_bytes(db_url)
+    assert not any(holds(dump, ct) for ct in stored)
