@@ -78,8 +78,11 @@ class ValidateReportForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_report_form"
 
-    def _interrupt(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[Dict[Text, Any]]:
-        """What happens instead of reading the answer, or None to read it."""
+    def _interrupt(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                   narrative: bool = False) -> Optional[Dict[Text, Any]]:
+        """What happens instead of reading the answer, or None to read it. In her own words
+        (`narrative`), danger words may describe what happened: the emergency texts come first
+        and her words are still kept (asking again would loop on the same words)."""
         message = tracker.latest_message or {}
         intent = answers.intent_of(message)
         if tracker.get_slot("report_consent") is not True:
@@ -90,6 +93,8 @@ class ValidateReportForm(FormValidationAction):
         if intent == "immediate_danger" or (text and not text.startswith("/") and danger_match(text)):
             dispatcher.utter_message(response="utter_emergency")
             dispatcher.utter_message(response="utter_danger_followup")
+            if narrative:
+                return None
             dispatcher.utter_message(response="utter_report_resume")
             return {slot: None}
         if intent == "choose_language":
@@ -215,7 +220,7 @@ class ValidateReportForm(FormValidationAction):
 
     async def validate_report_statement(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                         domain: DomainDict) -> Dict[Text, Any]:
-        stop = self._interrupt("report_statement", dispatcher, tracker)
+        stop = self._interrupt("report_statement", dispatcher, tracker, narrative=True)
         if stop is not None:
             return stop
         if answers.is_skip(tracker.latest_message):

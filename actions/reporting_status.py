@@ -120,7 +120,7 @@ class ActionReportWithdrawConfirmed(Action):
 
         reference = tracker.get_slot("report_pending_ref")
         events: List[Dict[Text, Any]] = [SlotSet("report_pending_ref", None)] if reference else []
-        if intent_of(tracker.latest_message) == "report_keep" or not reference or in_duress(tracker):
+        if intent_of(tracker.latest_message) in ("report_keep", "deny") or not reference or in_duress(tracker):
             dispatcher.utter_message(response="utter_report_kept")
             return events
         try:

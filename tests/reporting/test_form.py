@@ -232,3 +232,10 @@ async def test_the_summary_lists_her_answers_without_repeating_her_words() -> No
     assert "sexo forzado, en línea (mensajes, fotos, rastreo)" in text and "Kisumu" in text
     assert "otro número, pueden llamar" in text and "MARKER-STATEMENT" not in text and "incluido" in text
     assert "saltada" in text  # the skipped doctor question
+
+
+async def test_danger_words_in_her_own_words_get_the_emergency_texts_and_are_kept() -> None:
+    text = "last month he held a knife to my throat and said he will kill me"
+    slots, sent, _ = await run(V, form_tracker("report_statement", text, intent="immediate_danger", language="en"))
+    assert sent == ["utter_emergency", "utter_danger_followup"]
+    assert slots["report_statement"] == text  # kept: asking again would loop on the same words

@@ -249,3 +249,11 @@ async def test_the_gates_quick_exit_mid_form_erases_the_draft(db_url: str) -> No
     assert await store.retrieve(conv) is None
     dump = raw_bytes(db_url)
     assert not any(holds(dump, ct) for ct in stored)
+
+
+async def test_a_typed_no_to_the_withdrawal_question_keeps_it(engine: Any, desk: Any) -> None:
+    conv = "conv-" + secrets.token_hex(4)
+    values, _ = await confirm(conv, report_consent=True, **answered("x"))
+    _, sent, _ = await run(status_actions.ActionReportWithdrawConfirmed(),
+                           form_tracker(None, "no", intent="deny", sender=conv, report_pending_ref=values["report_ref"]))
+    assert sent == ["utter_report_kept"] and cases(engine) == 1
