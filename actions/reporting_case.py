@@ -120,7 +120,8 @@ def summary_lines(slots: Mapping[str, Any], language: str) -> str:
 
     skipped = t("report_skipped")
     draft = answers.draft_from_slots(slots)
-    picked = slots.get("report_types") if isinstance(slots.get("report_types"), list) else []
+    types = slots.get("report_types")
+    picked: list[str] = [str(p) for p in types] if isinstance(types, list) else []
     place = draft["place"] or {}
     place_words = place.get("name") or (t("report_place_pin") if place.get("lat") is not None else None)
 
