@@ -239,3 +239,31 @@ async def test_danger_words_in_her_own_words_get_the_emergency_texts_and_are_kep
     slots, sent, _ = await run(V, form_tracker("report_statement", text, intent="immediate_danger", language="en"))
     assert sent == ["utter_emergency", "utter_danger_followup"]
     assert slots["report_statement"] == text  # kept: asking again would loop on the same words
+
+
+def test_every_report_action_in_the_domain_is_implemented_and_named_once() -> None:
+    import inspect
+
+    from rasa_sdk import Action
+
+    from actions import reporting_status
+    from tests.reporting.formkit import DOMAIN
+
+    names = [cls().name() for mod in (form, case_actions, reporting_status) for _, cls in inspect.getmembers(mod, inspect.isclass)
+             if issubclass(cls, Action) and cls.__module__ == mod.__name__]
+    assert sorted(names) == sorted(DOMAIN["actions"])
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "pt", "sw"])
+def test_every_report_text_renders_through_nlg_without_a_hole(lang: str) -> None:
+    from bot import i18n, nlg
+    from tests.reporting.formkit import DOMAIN
+
+    args = {"reference": "HT-3WP", "desk": "Central desk", "unit": "Gender Desk", "count": 3, "chosen": "x", "summary": "y"}
+    for name in DOMAIN["responses"]:
+        for channel in ("sms", "whatsapp", "telegram"):
+            body = {"response": name, "arguments": args, "tracker": {"slots": {"language": lang, "country": "KE"}},
+                    "channel": {"name": channel}}
+            reply = nlg.render_request(body)
+            assert reply["text"] and "{" not in reply["text"] and reply["language"] == lang, (name, channel)
+    assert i18n.text("report_desk_general", lang) != i18n.text("report_desk_general", "xx" if lang != "en" else "fr")
