@@ -16,6 +16,7 @@ import asyncio
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -241,6 +242,8 @@ class ActionAskReportTypes(Action):
         return "action_ask_report_types"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("report_consent") is not True:  # never a question before her yes
+            return [SlotSet("requested_slot", None), ActiveLoop(None)]
         acc = [t for t in tracker.get_slot("report_types_acc") or [] if t in answers.TYPE_OPTIONS]
         if not acc:
             dispatcher.utter_message(response="utter_ask_report_types")

@@ -63,8 +63,23 @@ def intro_args(tracker: Tracker, desk: Optional[str]) -> dict[str, str]:
             "unit": unit or i18n.text("report_unit_general", language)}
 
 
+async def explain(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    """What a report is, who sees it, what may follow, her choices, then the consent question."""
+    try:
+        desk = await asyncio.to_thread(desk_preview, tracker.get_slot("country"))
+        code_word = await asyncio.to_thread(has_code_word, tracker.sender_id)
+    except Exception as exc:  # noqa: BLE001 - the directory may be down: the general wording
+        log.warning("desk preview failed: %s", type(exc).__name__)
+        desk, code_word = None, True
+    dispatcher.utter_message(response="utter_report_intro", **intro_args(tracker, desk))
+    if not code_word:
+        dispatcher.utter_message(response="utter_report_code_word_tip")
+    dispatcher.utter_message(response="utter_report_consent")
+    return slot_events({**clear_draft(), "report_consent": None, "report_stage": "consent"}, tracker)
+
+
 class ActionReportStart(Action):
-    """Before any question: what a report is, who sees it, what may follow, her choices; then consent."""
+    """Before any question: the explanation and the consent question (or her earlier report)."""
 
     def name(self) -> Text:
         return "action_report_start"
@@ -74,30 +89,24 @@ class ActionReportStart(Action):
         intent = answers.intent_of(tracker.latest_message)
         if reference and intent != "report_new":
             dispatcher.utter_message(response="utter_report_existing", reference=reference)
-            return []
-        try:
-            desk = await asyncio.to_thread(desk_preview, tracker.get_slot("country"))
-            code_word = await asyncio.to_thread(has_code_word, tracker.sender_id)
-        except Exception as exc:  # noqa: BLE001 - the directory may be down: the general wording
-            log.warning("desk preview failed: %s", type(exc).__name__)
-            desk, code_word = None, True
-        dispatcher.utter_message(response="utter_report_intro", **intro_args(tracker, desk))
-        if not code_word:
-            dispatcher.utter_message(response="utter_report_code_word_tip")
-        dispatcher.utter_message(response="utter_report_consent")
-        return slot_events({**clear_draft(), "report_consent": None, "report_stage": "consent"}, tracker)
+            return slot_events({"report_stage": None}, tracker)
+        return await explain(dispatcher, tracker)
 
 
 class ActionReportConsent(Action):
-    """Her yes: the form may start (report_form follows in the rules)."""
+    """Her yes to the explanation she has just had: the form may start (report_form follows in the
+    rules). A yes without it (an old button, a typed yes to something else) gets the explanation;
+    the form then ends before its first question (action_ask_report_types)."""
 
     def name(self) -> Text:
         return "action_report_consent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(response="utter_report_begin")
-        if in_duress(tracker):  # the form stops at the first answer (no consent recorded)
+        if in_duress(tracker):  # no consent is recorded: the form ends before its first question
             return slot_events({**clear_draft(), "report_consent": None, "report_stage": None}, tracker)
+        if tracker.get_slot("report_stage") != "consent":
+            return await explain(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_report_begin")
         return slot_events({**clear_draft(), "report_consent": True, "report_stage": "form"}, tracker)
 
 
@@ -152,6 +161,8 @@ class ActionReportAfterForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         stage = tracker.get_slot("report_stage")
+        if stage == "consent":
+            return []  # ended before its first question (no consent yet): the explanation stands
         if stage == "handoff":
             dispatcher.utter_message(response="utter_report_stopped")
             return slot_events({**clear_draft(), "report_stage": None}, tracker) + [FollowupAction("action_request_officer")]

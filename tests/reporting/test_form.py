@@ -267,3 +267,26 @@ def test_every_report_text_renders_through_nlg_without_a_hole(lang: str) -> None
             reply = nlg.render_request(body)
             assert reply["text"] and "{" not in reply["text"] and reply["language"] == lang, (name, channel)
     assert i18n.text("report_desk_general", lang) != i18n.text("report_desk_general", "xx" if lang != "en" else "fr")
+
+
+async def test_a_yes_without_the_explanation_gets_the_explanation_and_no_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(case_actions, "desk_preview", lambda country: None)
+    monkeypatch.setattr(case_actions, "has_code_word", lambda conversation_id: True)
+    # e.g. a typed "yes" after "you already sent one from this chat": no explanation was given
+    slots, sent, messages = await run(case_actions.ActionReportConsent(),
+                                      form_tracker(None, "yes", intent="affirm", report_stage=None, report_consent=None))
+    assert sent == ["utter_report_intro", "utter_report_consent"] and slots["report_stage"] == "consent"
+    assert "report_consent" not in slots or slots["report_consent"] is None
+    assert messages[0]["desk"] == "the gender desk or one-stop centre for your area"
+    # the form activated by the rule ends before its first question...
+    from rasa_sdk.executor import CollectingDispatcher
+
+    events = await form.ActionAskReportTypes().run(CollectingDispatcher(), form_tracker("report_types", "x", report_consent=None), {})
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    # ...and nothing else is said after it
+    _, sent, _ = await run(case_actions.ActionReportAfterForm(), form_tracker(None, "x", report_stage="consent", report_consent=None))
+    assert sent == []
+    # with the explanation just given, her yes starts the questions
+    slots, sent, _ = await run(case_actions.ActionReportConsent(), form_tracker(None, "/report_consent", report_stage="consent",
+                                                                               report_consent=None))
+    assert sent == ["utter_report_begin"] and slots["report_consent"] is True
