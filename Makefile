@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff bench-reporting venv clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -54,6 +54,9 @@ bench-directory: venv
 
 bench-handoff: venv
 	$(PY) -m bench.handoff
+
+bench-reporting: venv
+	$(PY) -m bench.reporting
 
 clean:
 	rm -rf models results test-output .pytest_cache

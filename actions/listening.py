@@ -69,10 +69,13 @@ class _AnswerOrDefault:
     """Shared run(): the answer to the question she asked, else the path's general text."""
 
     default: str
+    then: tuple[str, ...] = ()  # what follows either (e.g. the offer to make a report)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         if not answer_questions(dispatcher, tracker):
             dispatcher.utter_message(response=self.default)
+        for response in self.then:
+            dispatcher.utter_message(response=response)
         return []
 
 
@@ -89,6 +92,7 @@ class ActionAnswerReporting(_AnswerOrDefault, Action):
     """A reporting question ("will the police call my husband?"): answered, else how reporting works."""
 
     default = "utter_reporting_info"
+    then = ("utter_report_offer",)
 
     def name(self) -> Text:
         return "action_answer_reporting"

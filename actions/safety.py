@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 
 
@@ -25,11 +26,12 @@ class ActionSafetyInfo(Action):
 
 class ActionQuickExit(Action):
     """A phrased quick exit ("delete all this"): the neutral cover text; the tracker store then
-    erases the conversation instead of saving this turn (bot.rasa_adapters.tracker_store)."""
+    erases the conversation instead of saving this turn (bot.rasa_adapters.tracker_store). It also
+    ends an active form (the report form), so no question follows the cover text."""
 
     def name(self) -> Text:
         return "action_quick_exit"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_cover")
-        return []
+        return [ActiveLoop(None)] if tracker.active_loop_name else []

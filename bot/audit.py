@@ -48,6 +48,7 @@ ACTIONS = frozenset(
         "cancel", "erase",
         "officer_add", "officer_disable", "officer_reset_2fa", "officer_update",
         "team_add", "roster_add", "roster_remove",
+        "case_submit", "case_view", "case_status", "case_note", "case_contact", "case_refer", "case_referral", "case_withdraw", "case_expire", "case_denied", "case_status_check", "case_route", "stats_export",
     }
 )
 FIELDS = ("chain", "seq", "at", "actor_type", "actor_id", "action", "handoff_id", "target_id", "team_id", "outcome", "ip")

@@ -15,6 +15,7 @@ FEATURE_CLIS = (
     "bot.directory.cli",
     "bot.handoff.cli",
     "bot.console.cli",
+    "bot.reporting.cli",
     "channels.cli",
 )
 

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import api, jobs, pages
+from bot.console import api, cases_pages, jobs, pages
 from bot.console.context import Console, ConsoleConfig
 from bot.console.messaging import default_outbound
 from bot.handoff.watcher import Watcher
@@ -111,7 +111,7 @@ def create_app(
     )
     static = StaticFiles(directory=str(HERE / "static"))
     static._haven_guard = "public"  # type: ignore[attr-defined]
-    routes: list[BaseRoute] = [*pages.routes(console), *api.routes(console), Mount("/static", app=static, name="static")]
+    routes: list[BaseRoute] = [*pages.routes(console), *api.routes(console), *cases_pages.routes(console), Mount("/static", app=static, name="static")]
     _check_deny_by_default(routes)
 
     @contextlib.asynccontextmanager

@@ -75,7 +75,7 @@ def directory_records(session: Any, include_demo: bool = False) -> list[dict[str
         intervals = hours_mod.from_schedule_rows((s.byday, s.opens_at, s.closes_at) for s in schedules.get(svc.id, []))
         out.append({
             "id": svc.external_id, "name": svc.name, "service_type": svc.service_type, "description": svc.description,
-            "url": svc.url, "email": svc.email, "status": svc.status,
+            "url": svc.url, "email": svc.email, "status": svc.status, "desk": bool(svc.desk),
             "assured_date": svc.assured_date.isoformat() if svc.assured_date else None,
             "demo": bool(svc.is_demo),
             "organization": {"id": org.external_id, "name": org.name, "description": org.description,
@@ -106,7 +106,7 @@ def _template_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "directions": loc.get("transportation") or "",
             "accessibility": ";".join(a["description"] for a in loc.get("accessibility") or [] if a.get("description")),
             "website": rec.get("url") or "", "email": rec.get("email") or "", "last_verified": rec.get("assured_date") or "",
-            "description": rec.get("description") or "",
+            "description": rec.get("description") or "", "desk": "yes" if rec.get("desk") else "no",
         })  # fmt: skip
     return rows
 
@@ -132,7 +132,7 @@ def hsds_tables(records: list[dict[str, Any]]) -> dict[str, str]:
             tables["organization"].append(org)
         tables["service"].append({"id": rec["id"], "organization_id": org["id"], "name": rec["name"], "service_type": rec["service_type"],
                                   "description": rec["description"], "url": rec["url"], "email": rec["email"], "status": rec["status"],
-                                  "assured_date": rec["assured_date"]})  # fmt: skip
+                                  "assured_date": rec["assured_date"], "desk": rec.get("desk", False)})  # fmt: skip
         for i, p in enumerate(rec["phones"]):
             tables["phone"].append({"id": f"{rec['id']}:phone:{i}", "service_id": rec["id"], **p})
         for i, (byday, opens, closes) in enumerate(hours_mod.to_schedule_rows(hours_mod.parse_hours(rec["hours"]))):

@@ -117,7 +117,7 @@ def write_records(session: Session, records: Sequence[ServiceRec], source: str, 
         session.flush()
         svc = _upsert(session, services, Service, rec.external_id, dict(
             organization_id=org.id, name=rec.name, service_type=rec.service_type, description=rec.description,
-            status=rec.status, url=rec.url, email=rec.email, assured_date=rec.assured_date,
+            status=rec.status, desk=rec.desk, url=rec.url, email=rec.email, assured_date=rec.assured_date,
             is_demo=rec.is_demo, source=source, record_hash=digest,
         ))  # fmt: skip
         location_rows = [_upsert(session, locs, Location, loc.external_id, _location_values(loc, org.id)) for loc in rec.locations]

@@ -6,7 +6,7 @@ stable `external_id` (the HSDS `id` of the source file), so re-importing a file 
 
 HSDS keeps addresses in their own table; Haven keeps one physical address per location and folds it
 into `directory_locations` (exported back as HSDS `address.csv`). Haven extensions to HSDS:
-`services.service_type`, `locations.confidential`, `locations.time_zone`, `locations.locality`.
+`services.service_type`, `services.desk`, `locations.confidential`, `locations.time_zone`, `locations.locality`.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Service(Base):
     description = Column(Text, nullable=True)
     service_type = Column(String(32), nullable=False, index=True)
     status = Column(String(32), nullable=False, default="active")
+    desk = Column(Boolean, nullable=False, default=False)  # receives safe reports (bot.reporting)
     url = Column(String(500), nullable=True)
     email = Column(String(200), nullable=True)
     assured_date = Column(Date, nullable=True)

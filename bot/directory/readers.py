@@ -27,7 +27,7 @@ TEMPLATE_COLUMNS = (
     "id", "organization", "name", "service_type", "phone", "phone_2", "hours", "languages",
     "address", "locality", "city", "region", "postal_code", "country", "latitude", "longitude",
     "time_zone", "confidential", "directions", "accessibility", "website", "email",
-    "last_verified", "description",
+    "last_verified", "description", "desk",
 )  # fmt: skip
 TEMPLATE_REQUIRED = ("id", "name", "service_type", "phone", "country", "latitude", "longitude")
 HSDS_REQUIRED = {
@@ -95,6 +95,7 @@ def read_template(data: bytes, name: str = "template.csv") -> list[dict[str, Any
                 "id": ext,
                 "name": row.get("name"),
                 "service_type": row.get("service_type"),
+                "desk": row.get("desk"),
                 "description": row.get("description"),
                 "url": row.get("website"),
                 "email": row.get("email"),

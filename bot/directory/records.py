@@ -95,6 +95,7 @@ class ServiceRec:
     url: Optional[str] = None
     email: Optional[str] = None
     status: str = "active"
+    desk: bool = False
     assured_date: Optional[date] = None
     phones: list[PhoneRec] = field(default_factory=list)
     hours: tuple[hours_mod.Interval, ...] = ()
@@ -249,6 +250,11 @@ class _Checker:
         if not stype:
             fail(f"unknown service_type {raw.get('service_type')!r} (one of: {', '.join(SERVICE_TYPES)})")
         demo = bool(raw.get("demo", default_demo))
+        try:
+            desk = parse_bool(raw.get("desk"))
+        except ValueError as exc:
+            fail(f"desk: {exc}")
+            desk = False
         status = (text_or_none(raw.get("status")) or "active").lower()
         if status not in STATUSES:
             fail(f"status {status!r} is not one of {', '.join(STATUSES)}")
@@ -314,6 +320,7 @@ class _Checker:
             url=text_or_none(raw.get("url")),
             email=text_or_none(raw.get("email")),
             status=status,
+            desk=desk,
             assured_date=assured,
             phones=phones,
             hours=intervals,

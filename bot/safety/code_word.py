@@ -26,6 +26,9 @@ from bot.text import normalise
 SET_PAYLOAD = "/set_code_word"
 ASK, SAVED, CHALLENGE, OK = "/code_word_ask", "/code_word_saved", "/code_word_challenge", "/code_word_ok"
 CHALLENGE_AFTER = timedelta(hours=1)
+# Her next message is the code word for a report's status or withdrawal ("s:" / "w:" + the
+# reference without its dash: fits safety_states.awaiting, 8 characters).
+REPORT_AWAITING = {"status": "s:", "withdraw": "w:"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Outcome:
 
     rewrite: Optional[str]
     duress: bool
+    report: Optional[tuple[str, str, str]] = None  # (purpose, reference, word): bot.safety.report_word
 
 
 def _hash(conversation_id: str, word: str) -> str:
@@ -61,6 +65,12 @@ def check(conversation_id: str, text: Optional[str], payload: Optional[str], now
         if state is None:
             return None
         word = normalise(text or "") if not payload else ""
+        if state.awaiting and state.awaiting[:2] in REPORT_AWAITING.values():
+            purpose = next(k for k, v in REPORT_AWAITING.items() if v == state.awaiting[:2])
+            reference, state.awaiting = state.awaiting[2:], None
+            if not word or danger_match(text or ""):  # a button, or danger: never read as the word
+                return None
+            return Outcome(None, bool(state.duress), (purpose, reference, (text or "").strip()))
         if state.awaiting == "set":
             state.awaiting = None
             if not word:  # she pressed a button instead: setting is abandoned
@@ -84,3 +94,16 @@ def check(conversation_id: str, text: Optional[str], payload: Optional[str], now
             state.awaiting = "check"
             return Outcome(CHALLENGE, False)
         return Outcome(None, False)
+
+
+def expect_report_word(conversation_id: str, purpose: str, reference: str, now: Optional[datetime] = None) -> None:
+    """Her next typed message is the code word for this report (read by the gate, never by Rasa)."""
+    code = reference.replace("-", "")
+    if purpose not in REPORT_AWAITING or len(code) != 5 or not code.isalnum():
+        raise ValueError("unknown purpose or malformed reference")
+    with session_scope(immediate=True) as session:
+        state = session.get(SafetyState, conversation_id)
+        if state is None:
+            state = SafetyState(conversation_id=conversation_id, duress=False, last_seen_at=now or utcnow())
+            session.add(state)
+        state.awaiting = REPORT_AWAITING[purpose] + code

@@ -139,6 +139,11 @@ async def screen(inbound: Inbound) -> GateResult:
 
     outcome = await asyncio.to_thread(code_word.check, inbound.conversation_id, inbound.text, inbound.payload)
     metadata = {"duress": outcome.duress} if outcome is not None else {}
+    if outcome is not None and outcome.report is not None:  # her code word for a report
+        from bot.safety.report_word import answer
+
+        verdict = await asyncio.to_thread(answer, inbound.conversation_id, *outcome.report)
+        return GateResult(Verdict.PASS, rewrite=verdict, metadata=metadata)
     if outcome is not None and outcome.rewrite:
         return GateResult(Verdict.PASS, rewrite=outcome.rewrite, metadata=metadata)
 

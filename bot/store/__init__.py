@@ -6,7 +6,9 @@ import importlib
 from typing import Any
 
 # Feature model modules that declare tables on bot.store.models.Base (imported if present).
-MODEL_MODULES = ("bot.store.models", "bot.directory.models", "bot.handoff.models", "bot.staff.models")
+MODEL_MODULES = (
+    "bot.store.models", "bot.directory.models", "bot.handoff.models", "bot.staff.models", "bot.reporting.models",
+)
 
 
 def all_models() -> Any:

@@ -32,7 +32,7 @@ RULES: dict[str, list[str]] = {
     "choose_country": ["action_choose_country"],
     "ask_safety_info": ["action_safety_info"],
     "helper_support": ["utter_helper_support"],
-    "ask_reporting": ["utter_reporting_info"],
+    "ask_reporting": ["action_answer_reporting"],
     "greet": ["action_mark_onboarded", "utter_safe_check"],
 }
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$")

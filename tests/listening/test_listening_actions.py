@@ -72,7 +72,7 @@ async def test_a_general_question_keeps_the_general_text() -> None:
     names, _ = await run(ActionAnswerPrivacy(), tracker("who can see what i write here", "ask_privacy"))
     assert names == ["utter_privacy_info"]
     names, _ = await run(ActionAnswerReporting(), tracker("how do i report", "ask_reporting"))
-    assert names == ["utter_reporting_info"]
+    assert names == ["utter_reporting_info", "utter_report_offer"]
 
 
 @pytest.mark.parametrize("lang,text", [("fr", "mon mari me frappe depuis des mois"), ("es", "anoche mi esposo me pegó"),

@@ -1,0 +1,1 @@
+"""Safe reports: consented intake, cases (one writer), referrals, statistics."""
