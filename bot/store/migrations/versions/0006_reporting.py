@@ -1,17 +1,15 @@
 """safe reports: cases, case keys, entries, referrals, desk teams; directory `desk` flag
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
-
-(The lead re-chains this after 0005 from another branch: set down_revision = '0005'.)
 """
 from alembic import op
 import sqlalchemy as sa
 import bot.store.models
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
