@@ -7,13 +7,19 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean
+.PHONY: run test train eval validate bench bench-channels bench-safety bench-directory bench-handoff venv clean cluster bench-cluster
 
 venv:
 	@scripts/bootstrap.sh
 
 run: venv
 	$(PY) -m bot.cli run
+
+# Several replicas behind HAProxy on this machine (needs HAVEN_DATABASE_URL=postgresql://...,
+# HAVEN_REDIS_URL=redis://...; installs haproxy with apt-get where missing).
+cluster: venv
+	@scripts/bootstrap.sh --cluster
+	$(PY) -m bot.cli cluster
 
 train: venv
 	$(PY) -m bot.cli train

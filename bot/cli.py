@@ -16,6 +16,7 @@ FEATURE_CLIS = (
     "bot.handoff.cli",
     "bot.console.cli",
     "channels.cli",
+    "bot.cluster",
 )
 
 
