@@ -52,5 +52,12 @@ bench-directory: venv
 bench-handoff: venv
 	$(PY) -m bench.handoff
 
+# Stock `rasa init` bot vs Haven embedded vs Haven 2-replica cluster (PostgreSQL/Redis from
+# HAVEN_TEST_DATABASE_URL / HAVEN_TEST_REDIS_URL, haproxy installed where missing).
+bench-cluster: venv
+	$(PY) -m bot.cli train
+	@scripts/bootstrap.sh --cluster || true
+	$(PY) -m bench.cluster
+
 clean:
 	rm -rf models results test-output .pytest_cache

@@ -122,3 +122,25 @@ def latency_summary(sent: list[Sent], wall: Optional[float] = None) -> dict[str,
     span = wall if wall is not None else (max(s.done_at for s in done) - min(s.sent_at for s in done)) if done else 0
     return {"messages": len(done), "per_s": len(done) / span if span else 0.0,
             "p50_ms": percentile(lat, 50) if lat else 0.0, "p99_ms": percentile(lat, 99) if lat else 0.0}
+
+
+async def closed_loop(url: str, conversations: list[str], per_conversation: int, timeout: float = 120.0) -> list[Sent]:
+    """REST turns where each conversation sends its next message when the last one was answered."""
+    sent: list[Sent] = []
+    limits = httpx.Limits(max_connections=len(conversations) + 5, max_keepalive_connections=len(conversations))
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+
+        async def conversation(cid: str) -> None:
+            for k, text in enumerate(texts(per_conversation)):
+                item = Sent(cid, k, text, sent_at=time.monotonic(), attempts=1)
+                sent.append(item)
+                try:
+                    resp = await client.post(f"{url}/webhooks/rest/webhook", json={"sender": cid, "message": text})
+                    item.status = resp.status_code
+                    item.replies = list(resp.json()) if resp.status_code == 200 else []
+                except httpx.HTTPError:
+                    item.status = 0
+                item.done_at = time.monotonic()
+
+        await asyncio.gather(*(conversation(c) for c in conversations))
+    return sent

@@ -6,6 +6,7 @@ sleeps 1 s between polls. Here each operation on a conversation's queue is one L
 
     haven:lock:{<conversation>}:q   sorted set: member = ticket number, score = expiry (ms, Redis clock)
     haven:lock:{<conversation>}:n   INCR source of ticket numbers (kept a week after the last use)
+    haven:lock:{<conversation>}:o   hash: ticket -> owner ("host:pid"), for operators and the kill test
 
 issue = INCR + ZADD (and "granted?" in the same call); the lowest live number is served;
 release = ZREM, then PUBLISH when somebody still waits. Waiters wake on that message (one pub/sub
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 import time
 import weakref
@@ -37,6 +40,12 @@ log = logging.getLogger("haven.lock")
 GRANTED, WAITING, LOST = 1, 0, -1
 POLL_INTERVAL = 0.1
 COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+def owner() -> str:
+    """This process, as recorded beside its tickets."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
 
 Renewal = tuple[str, int, float]  # conversation id, ticket number, lifetime in seconds
 
@@ -267,12 +276,14 @@ local function keep(ms)
   if redis.call('PTTL', KEYS[1]) < ms then redis.call('PEXPIRE', KEYS[1], ms) end
 end
 """
-# KEYS: queue, counter; ARGV: lifetime ms, counter ttl ms -> {ticket, granted}
+# KEYS: queue, counter, owners; ARGV: lifetime ms, counter ttl ms, owner -> {ticket, granted}
 ISSUE = _NOW + """
 local n = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), n)
 keep(tonumber(ARGV[1]))
+redis.call('HSET', KEYS[3], n, ARGV[3])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
 if head() == n then return {n, 1} end
 return {n, 0}
 """
@@ -284,9 +295,10 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 keep(tonumber(ARGV[2]))
 return 1
 """
-# KEYS: queue; ARGV: ticket, channel, conversation -> 1 if somebody still waits (and was told)
+# KEYS: queue, owners; ARGV: ticket, channel, conversation -> 1 if somebody still waits (and was told)
 RELEASE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[1]) > 0 then
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 1
@@ -336,9 +348,16 @@ class RedisAtomicLockStore(AtomicLockStore):
         self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient]" = weakref.WeakKeyDictionary()
         self._sync: Any = None
 
-    def _keys(self, conversation_id: str) -> tuple[str, str]:
+    def _keys(self, conversation_id: str) -> tuple[str, str, str]:
         base = f"{self.prefix}{{{conversation_id}}}"
-        return f"{base}:q", f"{base}:n"
+        return f"{base}:q", f"{base}:n", f"{base}:o"
+
+    def owners(self, conversation_id: str) -> dict[int, str]:
+        """Live ticket -> the process ("host:pid") that holds or waits with it."""
+        client = self._sync_client()[0]
+        queue, _, owners = self._keys(conversation_id)
+        live = set(self._tickets(conversation_id))
+        return {int(n): o.decode() for n, o in client.hgetall(owners).items() if int(n) in live}
 
     def _loop_client(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
@@ -361,16 +380,16 @@ class RedisAtomicLockStore(AtomicLockStore):
 
     async def _issue(self, conversation_id: str, lifetime: float) -> tuple[int, bool]:
         number, granted = await self._loop_client().issue(
-            keys=self._keys(conversation_id), args=[_ms(lifetime), COUNTER_TTL_MS])
+            keys=self._keys(conversation_id), args=[_ms(lifetime), COUNTER_TTL_MS, owner()])
         return int(number), bool(granted)
 
     async def _check(self, conversation_id: str, number: int, lifetime: float) -> int:
-        queue, _ = self._keys(conversation_id)
+        queue = self._keys(conversation_id)[0]
         return int(await self._loop_client().check(keys=[queue], args=[number, _ms(lifetime)]))
 
     async def _release(self, conversation_id: str, number: int) -> None:
-        queue, _ = self._keys(conversation_id)
-        await self._loop_client().release(keys=[queue], args=[number, self.channel, conversation_id])
+        queue, _, owners = self._keys(conversation_id)
+        await self._loop_client().release(keys=[queue, owners], args=[number, self.channel, conversation_id])
 
     async def _renew(self, tickets: list[Renewal]) -> None:
         conn = self._loop_client()
@@ -425,12 +444,15 @@ class RedisAtomicLockStore(AtomicLockStore):
         return {n: exp for n, exp in live.items() if exp > time.time()}
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        number, _ = self._sync_client()[1](keys=self._keys(conversation_id), args=[_ms(lock_lifetime), COUNTER_TTL_MS])
+        number, _ = self._sync_client()[1](keys=self._keys(conversation_id),
+                                           args=[_ms(lock_lifetime), COUNTER_TTL_MS, owner()])
         return int(number)
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        self._sync_client()[3](keys=[self._keys(conversation_id)[0]], args=[ticket_number, self.channel, conversation_id])
+        queue, _, owners = self._keys(conversation_id)
+        self._sync_client()[3](keys=[queue, owners], args=[ticket_number, self.channel, conversation_id])
 
     def delete_lock(self, conversation_id: str) -> None:
         # the counter stays, so a ticket number is never handed out twice
-        self._sync_client()[0].delete(self._keys(conversation_id)[0])
+        queue, _, owners = self._keys(conversation_id)
+        self._sync_client()[0].delete(queue, owners)

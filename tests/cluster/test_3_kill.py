@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import redis
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from bench.load import Sent, sms_load
@@ -38,6 +37,18 @@ class KillRun:
     lost: dict[str, int]
     duplicated_replies: dict[str, tuple[int, int]]
     other: dict[str, list[str]]
+
+
+def wait_idle(provider: str, after: int, quiet_for: float = 3.0, limit: float = 180.0) -> None:
+    """Wait until the provider has received nothing new for `quiet_for` seconds (the backlog is done)."""
+    deadline, last, since = time.monotonic() + limit, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(httpx.get(f"{provider}/__fake__/requests", params={"after": after}, timeout=10).json())
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_for:
+            return
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +79,20 @@ def kill_run(haven_cluster: Cluster) -> KillRun:
     assert victim.service.proc is not None and victim.service.proc.wait(10) == -signal.SIGKILL
     key = base64.urlsafe_b64decode(TEST_KEYS["HAVEN_PSEUDONYM_KEY"] + "==")
     conv_of = {a: pseudonym(key, "sms", a) for a in addresses}
-    # Every lock queue of these conversations must be gone: released, or lapsed within its lifetime.
-    url = info.env["HAVEN_REDIS_URL"]
-    red = redis.Redis.from_url(url, db=int(url.rsplit("/", 1)[1] or 1))
+    # The killed replica's tickets (holding or waiting) lapse within their lifetime.
+    from bot.rasa_adapters.atomic_lock import RedisAtomicLockStore
+
+    locks = RedisAtomicLockStore(info.env["HAVEN_REDIS_URL"])
+    dead = f":{victim.service.proc.pid}"
     deadline = killed_at[0] + LOCK_LIFETIME + 1.0
-    while time.monotonic() < deadline and any(red.exists(f"haven:lock:{{{c}}}:q") for c in conv_of.values()):
+    held_at_kill = lingering = sum(o.endswith(dead) for c in conv_of.values() for o in locks.owners(c).values())
+    while time.monotonic() < deadline:
+        lingering = sum(o.endswith(dead) for c in conv_of.values() for o in locks.owners(c).values())
+        if not lingering:
+            break
         time.sleep(0.2)
-    lingering = sum(bool(red.exists(f"haven:lock:{{{c}}}:q")) for c in conv_of.values())
-    time.sleep(2.0)  # background turns on the surviving replica finish
+    lapsed_after = time.monotonic() - killed_at[0]
+    wait_idle(provider, after)
     calls = [r for r in httpx.get(f"{provider}/__fake__/requests", params={"after": after}, timeout=10).json()
              if r["key"] == "twilio"]
     events = trackers(info.database_url, list(conv_of.values()))
@@ -101,7 +118,8 @@ def kill_run(haven_cluster: Cluster) -> KillRun:
     print(f"\n[kill] {len(sent)} webhooks, {sum(s.attempts > 1 for s in sent)} retried, "
           f"{sum(not 200 <= s.status < 300 for s in sent)} never answered, {len(calls)} replies sent; "
           f"{sum(lost.values())} turn(s) lost in {len(lost)} conversation(s); {len(duplicated)} conversation(s) "
-          f"with replies sent != recorded (among those with no lost turn); {lingering} lock queue(s) left {LOCK_LIFETIME + 1} s after the kill")
+          f"with replies sent != recorded (among those with no lost turn); the killed replica held {held_at_kill} "
+          f"ticket(s) at the kill, {lingering} left after {lapsed_after:.1f} s (lifetime {LOCK_LIFETIME} s)")
     # Bring the replica back so the cluster is whole again (HAProxy marks it UP).
     start([victim.service], env=info.env, quiet=True)
     assert info.wait_status(victim, "UP", 90)

@@ -165,6 +165,8 @@ async def test_a_killed_replicas_lock_is_renewed_while_alive_and_expires_within_
         task = asyncio.create_task(take())
         await asyncio.sleep(2.5 * lifetime)  # alive and renewing: the lock outlives its lifetime
         assert not acquired.is_set()
+        holders = store.owners(conv)
+        assert min(holders) in holders and holders[min(holders)].endswith(f":{proc.pid}")
         proc.send_signal(signal.SIGKILL)
         killed_at.append(time.monotonic())
         got = await asyncio.wait_for(task, 10)
