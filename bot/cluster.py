@@ -194,9 +194,9 @@ def cluster(folder: str, rasa: int = 2, actions: int = 1, consoles: int = 2, env
     info = Cluster(env["HAVEN_RASA_URL"], env["HAVEN_ACTION_URL"], f"http://127.0.0.1:{ports['console']}",
                    env["HAVEN_DATABASE_URL"], env, log_path, replicas, haproxy, runtime_socket, folder, every)
     try:
-        # Actions first: Rasa replicas load faster when /nlg answers; HAProxy from the start, so
-        # it marks each replica UP as soon as its health check passes.
-        start(every, timeout, env, quiet=quiet, output=log)
+        # Replicas first (HAProxy's first checks would only report them DOWN), then HAProxy.
+        start([r.service for r in replicas], timeout, env, quiet=quiet, output=log)
+        start([haproxy], 30, env, quiet=quiet, output=log)
         for replica in replicas:
             if not info.wait_status(replica, "UP", 30):
                 raise ClusterError(f"HAProxy does not see {replica.server} as healthy")
@@ -237,7 +237,10 @@ def run_cluster(rasa: int, actions: int, consoles: int, no_train: bool = False) 
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
-    ports = {"rasa": 5005, "actions": 5055, "console": settings.console_port, "health": 8405}
+    from urllib.parse import urlparse
+
+    ports = {"rasa": urlparse(settings.rasa_url).port or 5005, "actions": urlparse(settings.action_url).port or 5055,
+             "console": settings.console_port, "health": int(os.environ.get("HAVEN_CLUSTER_HEALTH_PORT") or 8405)}
     with tempfile.TemporaryDirectory(prefix="haven-cluster-") as folder:
         try:
             with cluster(folder, rasa, actions, consoles, env=env, ports=ports, quiet=False) as info:
