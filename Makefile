@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff bench-reporting venv clean
+.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff bench-reporting venv clean cluster bench-cluster
 
 venv:
 	@scripts/bootstrap.sh
@@ -18,6 +18,12 @@ run: venv
 # Strict typing of bot/, channels/, actions/ (config in pyproject.toml [tool.mypy]).
 lint: venv
 	$(PY) -m mypy
+
+# Several replicas behind HAProxy on this machine (needs HAVEN_DATABASE_URL=postgresql://...,
+# HAVEN_REDIS_URL=redis://...; installs haproxy with apt-get where missing).
+cluster: venv
+	@scripts/bootstrap.sh --cluster
+	$(PY) -m bot.cli cluster
 
 train: venv
 	$(PY) -m bot.cli train
@@ -57,6 +63,13 @@ bench-handoff: venv
 
 bench-reporting: venv
 	$(PY) -m bench.reporting
+
+# Stock `rasa init` bot vs Haven embedded vs Haven 2-replica cluster (PostgreSQL/Redis from
+# HAVEN_TEST_DATABASE_URL / HAVEN_TEST_REDIS_URL, haproxy installed where missing).
+bench-cluster: venv
+	$(PY) -m bot.cli train
+	@scripts/bootstrap.sh --cluster || true
+	$(PY) -m bench.cluster
 
 clean:
 	rm -rf models results test-output .pytest_cache

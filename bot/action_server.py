@@ -80,6 +80,14 @@ def require_secret(app: Any, secret: Optional[str] = None) -> None:
 RETENTION_INTERVAL_S = 3600
 
 
+def retention_once(job: Any) -> int:
+    """One retention run, unless another replica is running it now (bot/singleton.py)."""
+    from bot.singleton import exclusive
+
+    with exclusive("retention") as mine:
+        return int(job()) if mine else 0
+
+
 async def retention_loop(interval: float = RETENTION_INTERVAL_S) -> None:
     """The scheduled retention job: erase conversations idle past HAVEN_RETENTION_DAYS, hourly."""
     import asyncio
@@ -89,7 +97,7 @@ async def retention_loop(interval: float = RETENTION_INTERVAL_S) -> None:
 
     while True:
         try:
-            erased = await asyncio.to_thread(erase_idle_conversations)
+            erased = await asyncio.to_thread(retention_once, erase_idle_conversations)
             if erased:
                 log.info("retention: erased %d idle conversation(s)", erased)
         except Exception:  # noqa: BLE001 - the job must survive a transient database error

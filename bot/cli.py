@@ -17,6 +17,7 @@ FEATURE_CLIS = (
     "bot.console.cli",
     "bot.reporting.cli",
     "channels.cli",
+    "bot.cluster",
 )
 
 

@@ -4,6 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `bootstrap.sh --cluster`: make sure HAProxy (Debian package haproxy) is there for `haven cluster`.
+if [ "${1:-}" = "--cluster" ]; then
+  if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then exit 0; fi
+  sudo=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
+    echo "==> installing haproxy (apt-get)"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq haproxy && exit 0
+  fi
+  echo "error: haven cluster needs HAProxy and it could not be installed here." >&2
+  echo "  Install the 'haproxy' package (Debian/Ubuntu: apt-get install haproxy; macOS: brew install haproxy)." >&2
+  exit 1
+fi
+
 find_python() {
   if command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
     command -v python3.10; return 0

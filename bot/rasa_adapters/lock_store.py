@@ -1,5 +1,8 @@
 """Rasa lock store chosen by configuration: Redis when HAVEN_REDIS_URL is set, else in-memory.
 
+Both are Haven's atomic ticket locks (bot/rasa_adapters/atomic_lock.py); `redis_lock_store` builds
+Rasa's stock RedisLockStore, kept only as the benchmarks' and tests' baseline.
+
 Referenced from endpoints.yml (`type: bot.rasa_adapters.lock_store.HavenLockStore`) so the same file serves
 the embedded default (one Rasa process) and a scale-out deployment (several Rasa replicas).
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock_store import LockStore, RedisLockStore
 
 
 def redis_lock_store(url: str) -> RedisLockStore:
@@ -33,5 +36,7 @@ class HavenLockStore:
     def __new__(cls, endpoint_config: Optional[Any] = None, redis_url: Optional[str] = None) -> LockStore:  # type: ignore[misc]
         from bot.settings import get_settings
 
+        from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore, RedisAtomicLockStore
+
         url = redis_url or get_settings().redis_url
-        return redis_lock_store(url) if url else InMemoryLockStore()
+        return RedisAtomicLockStore(url) if url else InMemoryAtomicLockStore()

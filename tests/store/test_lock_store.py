@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import read_endpoint_config
 
+from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore, RedisAtomicLockStore
 from bot.settings import ROOT
 
 
 def test_in_memory_by_default(haven_env) -> None:
     cfg = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
-    assert isinstance(LockStore.create(cfg), InMemoryLockStore)
+    assert isinstance(LockStore.create(cfg), InMemoryAtomicLockStore)
 
 
 async def test_redis_when_configured(haven_env, monkeypatch, redis_url: str) -> None:
@@ -20,7 +21,7 @@ async def test_redis_when_configured(haven_env, monkeypatch, redis_url: str) -> 
     get_settings.cache_clear()
     cfg = read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store")
     a, b = LockStore.create(cfg), LockStore.create(cfg)
-    assert isinstance(a, RedisLockStore) and isinstance(b, RedisLockStore)
+    assert isinstance(a, RedisAtomicLockStore) and isinstance(b, RedisAtomicLockStore)
     conv = "lock-test-conversation"
     a.delete_lock(conv)
     async with a.lock(conv):
