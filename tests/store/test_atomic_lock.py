@@ -17,7 +17,8 @@ from typing import Any, Callable
 import pytest
 from rasa.core.lock_store import LockError, RedisLockStore
 
-from bot.rasa_adapters.atomic_lock import AtomicLockStore, InMemoryAtomicLockStore, RedisAtomicLockStore
+from bot.rasa_adapters.atomic_lock import AtomicLockStore, InMemoryAtomicLockStore
+from bot.rasa_adapters.redis_lock import RedisAtomicLockStore
 from bot.settings import ROOT
 
 
@@ -136,7 +137,7 @@ async def test_a_waiter_whose_ticket_expired_gets_lock_error() -> None:
 
 _HOLDER = textwrap.dedent("""
     import asyncio, sys
-    from bot.rasa_adapters.atomic_lock import RedisAtomicLockStore
+    from bot.rasa_adapters.redis_lock import RedisAtomicLockStore
     async def main():
         store = RedisAtomicLockStore(sys.argv[1], key_prefix=sys.argv[2])
         async with store.lock(sys.argv[3], lock_lifetime=float(sys.argv[4])):

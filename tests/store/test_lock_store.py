@@ -5,7 +5,8 @@ from __future__ import annotations
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import read_endpoint_config
 
-from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore, RedisAtomicLockStore
+from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore
+from bot.rasa_adapters.redis_lock import RedisAtomicLockStore
 from bot.settings import ROOT
 
 
