@@ -31,7 +31,7 @@ train: venv
 validate: venv
 	$(PY) -m bot.rasa_adapters.main data validate --domain domain --data nlu data/dialogue --config config.yml
 
-test: venv validate
+test: venv lint validate
 	$(PY) -m bot.cli train
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 

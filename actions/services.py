@@ -38,9 +38,12 @@ def _pin(tracker: Tracker) -> Optional[tuple[float, float]]:
     location = metadata.get("location") if isinstance(metadata, dict) else None
     if not isinstance(location, dict):
         return None
+    # Channel metadata is untyped JSON: float() rejects None / junk (TypeError, ValueError) below.
+    raw_lat: Any = location.get("lat", location.get("latitude"))
+    raw_lon: Any = location.get("lon", location.get("longitude"))
     try:
-        lat = float(location.get("lat", location.get("latitude")))
-        lon = float(location.get("lon", location.get("longitude")))
+        lat = float(raw_lat)
+        lon = float(raw_lon)
     except (TypeError, ValueError):
         return None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == module_name:
                 continue
             raise
-        register: Callable[[argparse._SubParsersAction], None] = getattr(module, "register")
+        register: Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None] = getattr(module, "register")
         register(sub)
     return parser
 

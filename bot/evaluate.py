@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
 
@@ -95,7 +95,7 @@ def answered_intent(record: dict[str, Any]) -> str:
 
     intent = record["intent"]
     if intent == danger.TRIAGE_INTENT:
-        return record.get("original_intent") or intent
+        return cast(str, record.get("original_intent") or intent)
     return danger.DANGER_INTENT if intent == danger.THIRD_PARTY_INTENT else intent
 
 

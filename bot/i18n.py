@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, TypeGuard
 
 import yaml
 
@@ -235,5 +235,5 @@ def detect_language(message: str) -> Detection:
     return Detection(code, confidence, code, code)
 
 
-def supported(language: Optional[str]) -> bool:
+def supported(language: Optional[str]) -> TypeGuard[str]:
     return language in SUPPORTED_LANGUAGES

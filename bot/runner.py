@@ -75,7 +75,8 @@ def services(
 def _healthy(url: str) -> bool:
     try:
         with urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
-            return 200 <= resp.status < 500
+            status: int = resp.status
+            return 200 <= status < 500
     except (URLError, OSError, ValueError):
         return False
 

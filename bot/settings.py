@@ -213,10 +213,10 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         trusted_proxies=_proxies(get("HAVEN_TRUSTED_PROXIES")),
     )
     known = {f.name for f in fields(Settings)}
-    for key, value in overrides.items():
+    for key, override in overrides.items():
         if key not in known:
             raise SettingsError(f"unknown setting {key!r}")
-        values[key] = value
+        values[key] = override
     return Settings(**values)  # type: ignore[arg-type]
 
 

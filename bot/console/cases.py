@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -37,7 +37,10 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+_T = TypeVar("_T")
+
+
+async def call(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except tuple(ERRORS) as exc:

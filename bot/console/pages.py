@@ -18,7 +18,8 @@ from bot import audit
 from bot.staff import sessions
 from bot.staff import credentials as auth
 from bot.staff import throttle
-from bot.console.api import Api, call, conversation_of
+from bot.console.api import Api, call
+from bot.handoff.queue import conversation_of
 from bot.console.canned import canned_replies
 from bot.console.web import (
     ADMINS,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 TYPE_ALIASES = {
     "gender_desk": "gender_desk",
@@ -97,5 +97,5 @@ def language_code(value: Any) -> Optional[str]:
     for lang in ("en", "fr", "es", "pt", "sw"):
         for code, name in Locale(lang).languages.items():
             if name.lower() == word.lower() and re.fullmatch(r"[a-z]{2,3}", code):
-                return code
+                return cast(str, code)  # babel's Locale.languages is untyped: dict[str, str]
     return None

@@ -57,7 +57,7 @@ class Reply:
     messages: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
 
-    def say(self, response: str, buttons: Optional[list[dict[str, str]]] = None, **args: Any) -> None:
+    def say(self, response: str, buttons: Optional[list[dict[str, str]]] = None, /, **args: Any) -> None:
         message: dict[str, Any] = {"response": response, **args}
         if buttons:
             message["buttons"] = buttons
@@ -192,9 +192,9 @@ def _present(turn: Turn, reply: Reply, location: dict[str, Any], query: dict[str
     more = result.total > offset + len(result.hits)
     reply.say(
         "utter_services_results" if offset == 0 else "utter_services_more_results",
+        present.result_buttons(result.hits, first, lang, turn.channel, more),
         place=location["label"],
         results=present.results_text(result.hits, first, lang, turn.channel, turn.now, precise),
-        buttons=present.result_buttons(result.hits, first, lang, turn.channel, more),
     )
     shown: list[Hit] = list(result.hits)
     if result.language_relaxed and query.get("languages"):
@@ -277,7 +277,7 @@ def _ask_choice(turn: Turn, reply: Reply, match: PlaceMatch, query: dict[str, An
         location["label"] = present.place_label(place.name, place.parent, place.country, turn.language)
         choices.append(location)
     reply.slots.update(services_choices=choices, services_query=query)
-    reply.say("utter_services_choose_place", buttons=present.place_choice_buttons([c["label"] for c in choices]))
+    reply.say("utter_services_choose_place", present.place_choice_buttons([c["label"] for c in choices]))
     return reply
 
 
@@ -342,7 +342,7 @@ def pick(turn: Turn) -> Reply:
     if turn.choices:
         n = _choice(turn, len(turn.choices))
         if n is None:
-            reply.say("utter_services_pick_unclear", buttons=present.place_choice_buttons([c["label"] for c in turn.choices]))
+            reply.say("utter_services_pick_unclear", present.place_choice_buttons([c["label"] for c in turn.choices]))
             return reply
         return _present(turn, reply, turn.choices[n - 1], turn.query or {}, 0)
     items = (turn.results or {}).get("items") or []
@@ -350,7 +350,7 @@ def pick(turn: Turn) -> Reply:
         reply.say("utter_services_ask_location")
         return reply
     n = _choice(turn, len(items))
-    entry = get_index().by_key.get(tuple(items[n - 1])) if n else None  # type: ignore[arg-type]
+    entry = get_index().by_key.get(tuple(items[n - 1])) if n else None
     if entry is None:
         reply.say("utter_services_pick_unclear")
         return reply
@@ -372,7 +372,7 @@ def show_map(turn: Turn) -> Reply:
         reply.say("utter_services_ask_location")
         return reply
     n = _choice(turn, len(items)) or (1 if len(items) == 1 else None)
-    entry = get_index().by_key.get(tuple(items[n - 1])) if n else None  # type: ignore[arg-type]
+    entry = get_index().by_key.get(tuple(items[n - 1])) if n else None
     if entry is None:
         reply.say("utter_services_pick_unclear")
         return reply

@@ -98,7 +98,7 @@ class Gazetteer:
         self._build_static(detail, other)
         scope = set(detail) | set(other)
         self.country_names = {name: code for name, code in country_names().items() if code in scope}
-        self.matcher = PhraseMatcher(self.nlp.vocab)
+        self.matcher = PhraseMatcher(self.nlp.vocab, "ORTH")
         self._add_phrases(self.matcher, "PLACE", self.names)
         self._static_count = len(self.places)
         self._local_names: dict[str, list[tuple[int, bool]]] = {}
@@ -172,9 +172,9 @@ class Gazetteer:
                                        admin1.get((place.country, place.parent), ""), place.time_zone)  # fmt: skip
         self._add_districts(detail, other)
         for alias, (country, town) in self.config.aliases.items():
-            index = by_name.get((country, normalise(town)))
-            if index is not None:
-                self._add_name(self.names, alias, index, True)
+            alias_index = by_name.get((country, normalise(town)))
+            if alias_index is not None:
+                self._add_name(self.names, alias, alias_index, True)
 
     def _add_districts(self, detail: Sequence[str], other: Sequence[str]) -> None:
         """Big districts of a city that GeoNames' town files leave out (gazetteer.yml `districts`),
@@ -202,7 +202,7 @@ class Gazetteer:
                 index = len(self.places)
                 self.places.append(Place(f"dir:{loc.country}:{normalise(loc.city)}:{normalise(loc.name)}", loc.name, loc.country, loc.lat, loc.lon, "locality", 0, loc.city))
                 self._add_name(table, loc.name, index, True)
-            local = PhraseMatcher(self.nlp.vocab)
+            local = PhraseMatcher(self.nlp.vocab, "ORTH")
             if table:
                 self._add_phrases(local, "LOCAL", table)
             self._local_names = table
@@ -255,7 +255,7 @@ class Gazetteer:
 
     def country_mentions(self, tokens: Sequence[str]) -> dict[tuple[int, int], str]:
         """Token spans naming a country ("peru", "costa rica", "kenya"), in any supported language."""
-        found = {}
+        found: dict[tuple[int, int], str] = {}
         for n in (3, 2, 1):
             for start in range(len(tokens) - n + 1):
                 code = self.country_names.get(" ".join(tokens[start : start + n]))

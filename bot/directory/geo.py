@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 EARTH_RADIUS_KM = 6371.0088
 # A row's point must lie within this distance of a town of its own country.
@@ -28,14 +29,17 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def haversine_km_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+def haversine_km_many(
+    lat: float, lon: float, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Distances in km from one point to arrays of points (degrees)."""
     p1 = math.radians(lat)
     p2 = np.radians(lats)
     dp = p2 - p1
     dl = np.radians(lons) - math.radians(lon)
     a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    result: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return result
 
 
 def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -102,7 +102,7 @@ class _Message:
     def __init__(self, gaz: Gazetteer, text: str) -> None:
         self.norm = normalise(text)
         self.doc = gaz.nlp.make_doc(self.norm)
-        self.tokens = [t.text for t in self.doc]
+        self.tokens: list[str] = [t.text for t in self.doc]
         words = [w for w in text.replace("\n", " ").split(" ") if w]
         self.capitalised = {normalise(w) for w in words[1:] if w[:1].isupper()}
         self.short = len(self.tokens) <= SHORT_MESSAGE_TOKENS

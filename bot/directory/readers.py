@@ -243,11 +243,11 @@ def read_hsds(path: Path) -> list[dict[str, Any]]:
         raw["languages"] = [r.get("code") or r.get("name") for _, r in languages.get(row["id"], [])]
         raw["locations"] = []
         for sal_line, sal in sal_by_service.get(row["id"], []):
-            loc = locations.get(sal["location_id"])
-            if loc is None:
+            sal_loc = locations.get(sal["location_id"])
+            if sal_loc is None:
                 raw["_missing"] = f"service_at_location.csv line {sal_line}: location_id {sal['location_id']!r} is not in location.csv"
             else:
-                raw["locations"].append(loc)
+                raw["locations"].append(sal_loc)
         out.append(raw)
     return out
 

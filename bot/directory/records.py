@@ -178,7 +178,7 @@ class _Checker:
         if bad or not ext:
             return None
         if not tz:
-            tz = towns().time_zone_for(lat, lon, country) if lat is not None else _country_time_zone(country)
+            tz = towns().time_zone_for(lat, lon, country) if lat is not None and lon is not None else _country_time_zone(country)
         rec = LocRec(
             external_id=ext,
             country=country,
@@ -302,7 +302,8 @@ class _Checker:
         given = [p for p in raw.get("phones") or [] if text_or_none(p.get("number") if isinstance(p, dict) else p)]
         if any(loc and loc.confidential for loc in locations) and not given:
             fail("a confidential location needs a public phone on the service (its address is never sent)")
-        if len(self.problems) > start or not ext or not name or not stype:
+        # org_name falls back to name, so `not org_name` adds no case; it narrows the type.
+        if len(self.problems) > start or not ext or not name or not org_name or not stype:
             return None
         return ServiceRec(
             external_id=ext,

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.directory import hours as hours_mod
 from bot.directory.geo import EARTH_RADIUS_KM
@@ -89,7 +90,7 @@ class DirectoryIndex:
         self.located = [e for e in entries if e.lat is not None and e.lon is not None]
         self.hotlines = [e for e in entries if e.service_type == "hotline"]
         self.by_key = {(e.service_id, e.location_id): e for e in entries}
-        self.trees: dict[str, tuple[Any, np.ndarray]] = {}
+        self.trees: dict[str, tuple[Any, npt.NDArray[np.intp]]] = {}
         types = np.array([e.service_type for e in self.located], dtype=object)
         coords = np.radians(np.array([[e.lat, e.lon] for e in self.located], dtype=float).reshape(-1, 2))
         groups = {stype: types == stype for stype in SERVICE_TYPES}

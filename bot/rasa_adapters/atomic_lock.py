@@ -88,7 +88,7 @@ class AtomicLockStore(LockStore):
 
     # ---- Rasa's entry point
     @asynccontextmanager
-    async def lock(  # type: ignore[override]
+    async def lock(
         self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 0.0,
     ) -> AsyncGenerator[TicketLock, None]:
         """Hold the conversation for one turn; waiters are served in ticket order."""

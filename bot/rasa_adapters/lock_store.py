@@ -33,7 +33,7 @@ def redis_lock_store(url: str) -> RedisLockStore:
 class HavenLockStore:
     """Factory class: instantiating it returns the configured LockStore."""
 
-    def __new__(cls, endpoint_config: Optional[Any] = None, redis_url: Optional[str] = None) -> LockStore:  # type: ignore[misc]
+    def __new__(cls, endpoint_config: Optional[Any] = None, redis_url: Optional[str] = None) -> LockStore:
         from bot.settings import get_settings
 
         from bot.rasa_adapters.atomic_lock import InMemoryAtomicLockStore

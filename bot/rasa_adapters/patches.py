@@ -49,7 +49,7 @@ def install() -> None:
             )
             raise e
 
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
     cap_request_bodies()
     _installed = True
 

@@ -63,7 +63,7 @@ def _guarded(engine: Optional[Engine], officer_id: int, ip: Optional[str], fn: C
 
 
 def _officer(session: Session, officer_id: int) -> Officer:
-    officer = session.get(Officer, officer_id)
+    officer: Optional[Officer] = session.get(Officer, officer_id)
     if officer is None or not officer.active:
         raise _Denied(None, "no_officer")
     return officer
@@ -74,7 +74,7 @@ def _case(session: Session, case_id: int, officer: Officer, *, status_only: bool
     stmt = select(ReportCase).where(ReportCase.id == case_id)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    case = session.execute(stmt).scalar_one_or_none()
+    case: Optional[ReportCase] = session.execute(stmt).scalar_one_or_none()
     if case is None:
         raise _Denied(None, "unknown")
     if officer.role == "admin":
@@ -91,10 +91,10 @@ def _case(session: Session, case_id: int, officer: Officer, *, status_only: bool
 def _text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest("text is required")
-    text = text.strip()
-    if len(text) > MAX_TEXT or "\x00" in text:
+    stripped = text.strip()
+    if len(stripped) > MAX_TEXT or "\x00" in stripped:
         raise InvalidRequest(f"text is at most {MAX_TEXT} characters")
-    return text
+    return stripped
 
 
 def _fenced(case: ReportCase, version: Any) -> None:

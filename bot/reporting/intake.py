@@ -104,7 +104,8 @@ def _insert(session: Session, values: dict[str, Any]) -> ReportCase:
 
 
 def _by_submit_key(session: Session, key: str) -> Optional[ReportCase]:
-    return session.execute(select(ReportCase).where(ReportCase.submit_key == key)).scalar_one_or_none()
+    case: Optional[ReportCase] = session.execute(select(ReportCase).where(ReportCase.submit_key == key)).scalar_one_or_none()
+    return case
 
 
 def submit(
@@ -201,7 +202,9 @@ def _authorised(session: Session, reference: str, conversation_id: str, code_wor
                 engine: Optional[Engine], purpose: str) -> ReportCase:
     """Her case by reference, if she may see it; otherwise NotFound (audited)."""
     ref = refs.normalise(reference)
-    case = session.execute(select(ReportCase).where(ReportCase.reference == ref)).scalar_one_or_none() if ref else None
+    case: Optional[ReportCase] = (
+        session.execute(select(ReportCase).where(ReportCase.reference == ref)).scalar_one_or_none() if ref else None
+    )
     if case is None:
         deny(engine, actor_id=None, actor_type="survivor", case_id=None, why=f"{purpose}_unknown")
         raise NotFound("no such report")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,7 +49,7 @@ def route(
     if not rows:
         return Route(None, None, None, known_region(session, country, region))
 
-    def rank(row: tuple) -> tuple[int, float, int]:
+    def rank(row: tuple[Any, ...]) -> tuple[int, float, int]:
         same_region = 0 if region and row[5] and row[5].strip().lower() == region.strip().lower() else 1
         if lat is not None and lon is not None and row[3] is not None and row[4] is not None:
             return (0, _km(lat, lon, row[3], row[4]), row[0])

@@ -59,10 +59,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
-        @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             mode = conn.info.pop("haven_begin", "BEGIN")
             conn.exec_driver_sql(mode)
+
+        # event.listen, not @event.listens_for: the (untyped) decorator would erase _begin's type.
+        event.listen(engine, "begin", _begin)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
