@@ -148,9 +148,12 @@ def _candidates(tracker: Tracker, source: Optional[str]) -> Iterator[tuple[Optio
     location = metadata.get("location")
     if isinstance(location, dict) and location.get("lat") is not None and location.get("lon") is not None:
         yield country_detect.pin_country(float(location["lat"]), float(location["lon"])), "place"
-    text = str(tracker.latest_message.get("text") or "")
-    if text and not text.startswith("/"):
-        yield country_detect.named_country(text, tracker.get_slot("language")), "place"
+    # Only a place the NLU recognised as one: matching every word of every message against the
+    # gazetteer took "porta" (door) for Porta, Spain, and gave a Swahili speaker in danger another
+    # country's emergency number.
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "place" and entity.get("value"):
+            yield country_detect.named_country(str(entity["value"]), tracker.get_slot("language")), "place"
 
 
 def decide_country(tracker: Tracker) -> List[Dict[Text, Any]]:

@@ -47,8 +47,9 @@ class Conversation:
 class MiniRasa:
     """on_new_message for a channel blueprint; `nlu(text) -> intent` classifies typed text."""
 
-    def __init__(self, nlu: Callable[[str], str]) -> None:
+    def __init__(self, nlu: Callable[[str], str], places: Optional[Callable[[str], list[str]]] = None) -> None:
         self.nlu = nlu
+        self.places = places
         self.conversations: dict[str, Conversation] = {}
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (response name asked, rendered reply)
 
@@ -58,7 +59,9 @@ class MiniRasa:
             values = json.loads(match.group(2)) if match.group(2) else {}
             entities = [{"entity": k, "value": v} for k, v in values.items()]
             return {"text": text, "intent": {"name": match.group(1), "confidence": 1.0}, "entities": entities}
-        return {"text": text, "intent": {"name": self.nlu(text), "confidence": 0.9}, "entities": []}
+        places = self.places(text) if self.places else []  # what an NLU would tag as `place`
+        return {"text": text, "intent": {"name": self.nlu(text), "confidence": 0.9},
+                "entities": [{"entity": "place", "value": p} for p in places]}
 
     def tracker(self, sender: str, conv: Conversation, latest: dict[str, Any]) -> Tracker:
         return Tracker(sender, dict(conv.slots), latest, list(conv.events), False, None, {}, "action_listen")

@@ -65,8 +65,9 @@ def test_unknown_country_gets_no_single_countrys_numbers(haven_env: Any, monkeyp
     assert countries.numbers(None)["emergency_number"] == "112"
 
 
-def tracker(text: str, slots: dict[str, Any], metadata: dict[str, Any]) -> Tracker:
-    latest = {"text": text, "intent": {"name": "inform_location", "confidence": 0.9}, "entities": []}
+def tracker(text: str, slots: dict[str, Any], metadata: dict[str, Any], places: tuple[str, ...] = ()) -> Tracker:
+    entities = [{"entity": "place", "value": p} for p in places]  # what the NLU tagged as a place
+    latest = {"text": text, "intent": {"name": "inform_location", "confidence": 0.9}, "entities": entities}
     events = [{"event": "user", "text": text, "parse_data": latest, "metadata": metadata}]
     return Tracker("conv", slots, latest, events, False, None, {}, "action_listen")
 
@@ -103,7 +104,11 @@ def test_pin_country_from_the_town_index() -> None:
 
 async def test_a_place_she_names_on_telegram_sets_the_country_with_the_real_gazetteer(haven_env: Any) -> None:
     """The directory's gazetteer (slow to load once): "estoy en Bogotá" gives Colombia."""
-    slots = await slots_after(tracker("estoy en Bogotá y tengo miedo", {"language": "es"}, {"country_source": None}))
+    slots = await slots_after(tracker("estoy en Bogotá y tengo miedo", {"language": "es"}, {"country_source": None},
+                                      ("Bogotá",)))
     assert slots["country"] == "CO" and slots["country_source"] == "place"
+    # A word that is also a town's name, not tagged as a place, changes nothing ("porta": door).
+    untagged = await slots_after(tracker("ele está quebrando a porta, socorro", {"language": "pt"}, {"country_source": None}))
+    assert "country" not in untagged
     assert country_detect.named_country("je suis à Abidjan", "fr") == "CI"
     assert country_detect.named_country("hola", "es") is None
