@@ -40,10 +40,10 @@ def load_demo() -> ImportResult:
     return result
 
 
-def ensure_demo_loaded() -> bool:
-    """Load the demo directory if the directory is empty; True if it was loaded."""
+def ensure_demo_loaded() -> int:
+    """Load the demo directory if the directory is empty; how many services it loaded (0: none)."""
     if not directory_is_empty():
-        return False
+        return 0
     result = load_demo()
     log.info("directory was empty: loaded the synthetic demo directory (%d services)", result.created)
-    return True
+    return result.created

@@ -252,3 +252,16 @@ def test_demo_file_is_valid_and_clearly_fictional() -> None:
         assert all(loc.address_1 in ("Fictional demo address", "Confidential demo address") for loc in rec.locations)
     assert json.loads(DEMO_FILE.read_text(encoding="utf-8"))["demo"] is True
     assert any(r.service_type == "shelter" and r.locations[0].confidential for r in records)
+
+
+def test_the_demo_directory_loads_once_and_says_how_many_services(db_url: str) -> None:
+    from sqlalchemy import func
+
+    from bot.directory.demo import ensure_demo_loaded
+    from bot.store.db import session_scope
+
+    loaded = ensure_demo_loaded()
+    with session_scope() as session:
+        count = session.execute(select(func.count(models.Service.id))).scalar()
+    assert loaded == count and count > 1  # a count, not True
+    assert ensure_demo_loaded() == 0  # not empty any more: nothing loaded
