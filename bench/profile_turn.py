@@ -84,7 +84,10 @@ def main() -> int:
             print(f"-- {name}: leaf frames (self time)")
             for frame, share in own:
                 print(f"  {share * 100:5.1f}%  {frame[:150]}")
-    shutil.rmtree(folder, ignore_errors=True)
+    if os.environ.get("HAVEN_PROFILE_KEEP"):
+        print(f"raw py-spy profiles kept in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
