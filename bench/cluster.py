@@ -202,7 +202,8 @@ def claims_bench(folder: str) -> Optional[str]:
         rate = told / wall
         print(f"claims x2 consoles {CLAIMS} handoffs x {CLAIMERS} claimers: {rate:6.1f} claims/s (goal >= 500/s: "
               f"{'met' if rate >= 500 else 'NOT met'})  p50 {p50:.0f} ms  p99 {p99:.0f} ms  lost {checked.lost}  "
-              f"double-claimed {checked.double_told}  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()),
+              f"double-claimed {checked.double_told}  'nothing to take' while waiting "
+              f"{sum(r.empty_while_waiting for r in records)}  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()),
               flush=True)
     finally:
         dispose_engines()
