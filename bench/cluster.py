@@ -6,7 +6,10 @@
   (needs HAVEN_TEST_DATABASE_URL and HAVEN_TEST_REDIS_URL; skipped, saying why, without them).
 Load (bench/load.py): C conversations each sending its next message when the last was answered
 (closed loop), at C = 20 and 50. Prints messages/s, p50/p99 and CPU seconds per process, and the
-embedded default's whole-stack resident memory. Figures only; nothing passes or fails.
+embedded default's whole-stack resident memory. Then claims/s on PostgreSQL: HAVEN_BENCH_CLAIMS
+(3,000) waiting handoffs taken by HAVEN_BENCH_CLAIMERS (50) officers through HAProxy across two
+console replicas (`python -m bench.cluster --claims` runs only that part). Figures only; nothing
+passes or fails.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from bench.load import closed_loop, latency_summary
 
 LEVELS = tuple(int(x) for x in os.environ.get("HAVEN_BENCH_LEVELS", "20,50").split(","))
 PER_CONVERSATION = int(os.environ.get("HAVEN_BENCH_MESSAGES", "8"))
+# Claims are not closed in the bench: the run must end within the 90 s lease (else lapsed claims are
+# taken again and the figures mean nothing; a warning says so). 3,000 fit at >= 35 claims/s.
+CLAIMS = int(os.environ.get("HAVEN_BENCH_CLAIMS", "3000"))
+CLAIMERS = int(os.environ.get("HAVEN_BENCH_CLAIMERS", "50"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -151,10 +158,78 @@ def haven_cluster_bench(folder: str) -> Optional[str]:
     return None
 
 
+def claims_bench(folder: str) -> Optional[str]:
+    """Claims/s on PostgreSQL across two console replicas behind HAProxy (the console's take-next over
+    HTTP, as tests/cluster/test_4_claims.py); a reason string if it cannot run here."""
+    from bench.claims_load import check, claim_all, login_all, make_officers, seed_handoffs
+    from bot.cluster import cluster, haproxy_binary
+    from bot.handoff.writes import LEASE_SECONDS
+    from bot.model import rasa_env
+    from bot.store.db import dispose_engines, get_engine
+    from bot.store.migrate import upgrade
+    from tests.handoff.invariants import replay
+
+    base, redis_url = os.environ.get("HAVEN_TEST_DATABASE_URL"), os.environ.get("HAVEN_TEST_REDIS_URL")
+    if not base or not redis_url:
+        return "needs HAVEN_TEST_DATABASE_URL and HAVEN_TEST_REDIS_URL"
+    if haproxy_binary() is None:
+        return "needs haproxy (scripts/bootstrap.sh --cluster)"
+    url, schema = _pg_schema(base)
+    env = {k: v for k, v in rasa_env().items() if not k.startswith("HAVEN_") or k.startswith("HAVEN_TEST_")}
+    keys = {"HAVEN_MASTER_KEY": os.environ.get("HAVEN_MASTER_KEY") or "YmVuY2gtbWFzdGVyLWtleS0wMDAwMDAwMDAwMDAwMDA",
+            "HAVEN_PSEUDONYM_KEY": os.environ.get("HAVEN_PSEUDONYM_KEY") or "YmVuY2gtcHNldWRvbnltLWtleS0wMDAwMDAwMDAwMDA"}
+    env.update(keys, HAVEN_DATABASE_URL=url, HAVEN_REDIS_URL=redis_url, HAVEN_LOG_LEVEL="WARNING", HAVEN_ENV="dev")
+    saved = dict(os.environ)
+    os.environ.update(env)  # this process seeds and checks with the same keys as the replicas
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        upgrade(url)
+        engine = get_engine(url)
+        ids = seed_handoffs(engine, CLAIMS, "en", keys["HAVEN_PSEUDONYM_KEY"])
+        officers = make_officers(CLAIMERS, "en", engine)
+        with cluster(folder, rasa=0, actions=0, consoles=2, env=env, log_path=os.path.join(folder, "claims.log")) as info:
+            asyncio.run(login_all(info.console_url, officers))
+            pids = {r.server: r.service.proc.pid for r in info.replicas if r.service.proc is not None}
+            before = {k: cpu_seconds(p) for k, p in pids.items()}
+            started = time.monotonic()
+            records = asyncio.run(claim_all(info.console_url, officers, close=False))
+            wall = time.monotonic() - started
+            cpu = {k: (cpu_seconds(p) - before[k]) / wall for k, p in pids.items()}
+        checked = check(engine, ids, records, closed=False, replay=replay)
+        told = sum(len(r.told) for r in records)
+        times = sorted(t for r in records for t in r.claim_seconds)
+        p50 = times[len(times) // 2] * 1000 if times else 0.0
+        p99 = times[int(len(times) * 0.99)] * 1000 if times else 0.0
+        rate = told / wall
+        if wall >= LEASE_SECONDS:
+            print(f"warning: the claims run took {wall:.0f} s, longer than the {LEASE_SECONDS} s lease: lapsed claims were "
+                  "taken again; use fewer HAVEN_BENCH_CLAIMS", flush=True)
+        print(f"claims x2 consoles {CLAIMS} handoffs x {CLAIMERS} claimers: {rate:6.1f} claims/s (goal >= 500/s: "
+              f"{'met' if rate >= 500 else 'NOT met'})  p50 {p50:.0f} ms  p99 {p99:.0f} ms  lost {checked.lost}  "
+              f"double-claimed {checked.double_told}  'nothing to take' while waiting "
+              f"{sum(r.empty_while_waiting for r in records)}  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()),
+              flush=True)
+    finally:
+        dispose_engines()
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        _drop_schema(base, schema)
+    return None
+
+
 def main() -> int:
     from bot.model import MODEL_PATH
     from bot.runner import temp_stack
 
+    if "--claims" in sys.argv[1:]:  # only the claims/s part (no model needed)
+        with tempfile.TemporaryDirectory(prefix="haven-bench-claims-") as folder:
+            reason = claims_bench(folder)
+        if reason:
+            print(f"claims x2 consoles: skipped ({reason})")
+        return 0
     if not MODEL_PATH.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 2
@@ -178,6 +253,10 @@ def main() -> int:
         reason = haven_cluster_bench(f"{root}/cluster")
         if reason:
             print(f"haven cluster x2: skipped ({reason})")
+        os.makedirs(f"{root}/claims")
+        reason = claims_bench(f"{root}/claims")
+        if reason:
+            print(f"claims x2 consoles: skipped ({reason})")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -47,6 +47,21 @@ def record_notice(
         session.execute(update(Handoff).where(Handoff.id == handoff_id).values(**values))
 
 
+def _kind(handoff: Handoff, wait_minutes: Optional[int], waited_minutes: int, limit: int, now: datetime) -> Optional[str]:
+    if handoff.long_wait_notice_at is None and wait_minutes is None:
+        return "no_officer"
+    if handoff.long_wait_notice_at is None and waited_minutes >= limit:
+        return "long_wait"
+    if (
+        wait_minutes is not None
+        and handoff.notice_wait is not None
+        and (handoff.notice_at is None or now - handoff.notice_at >= UPDATE_MIN_GAP)
+        and abs(wait_minutes - handoff.notice_wait) >= max(10, handoff.notice_wait // 2)
+    ):
+        return "update"
+    return None
+
+
 def due_notices(
     max_wait_minutes: Optional[int] = None, engine: Optional[Engine] = None, now: Optional[datetime] = None
 ) -> list[Notice]:
@@ -55,36 +70,41 @@ def due_notices(
     - nobody on duty for her language (told once, with the hotline and the choice to stay);
     - waited longer than `max_wait_minutes` (told once, same choice);
     - the expected wait changed a lot since she was last told (at most every 10 minutes).
-    Safe with several console replicas: rows are locked (SKIP LOCKED) while being marked.
+    The estimates are read without locks (a long queue takes a while and claims must not wait
+    or skip it meanwhile); then only the handoffs due are locked (SKIP LOCKED), re-checked (still
+    queued, not told meanwhile by another replica) and marked in one short transaction.
     """
-    from bot.handoff.queue import MAX_WAIT_MINUTES, estimate
+    from bot.handoff.queue import MAX_WAIT_MINUTES, estimate, positions
+    from bot.store.db import session_scope
 
     limit = MAX_WAIT_MINUTES if max_wait_minutes is None else max_wait_minutes
     now = _now(now)
-    notices: list[Notice] = []
-    with _write(engine) as session:
+    due: dict[int, tuple[str, Any, Any, int, Optional[int]]] = {}
+    with session_scope(engine) as session:
+        ahead = positions(session, now)
+        memo: dict[Any, Any] = {}
         stmt = select(Handoff).where(Handoff.status == QUEUED).order_by(Handoff.priority, Handoff.enqueued_at)
+        for handoff in session.execute(stmt).scalars():
+            status = estimate(session, handoff, now, position=ahead.get(int(handoff.id), 1), memo=memo)
+            kind = _kind(handoff, status.wait_minutes, status.waited_minutes, limit, now)
+            if kind is not None:
+                due[int(handoff.id)] = (kind, handoff.notice_at, handoff.long_wait_notice_at, status.position,
+                                        status.wait_minutes)
+    notices: list[Notice] = []
+    if not due:
+        return notices
+    with _write(engine) as session:
+        stmt = select(Handoff).where(Handoff.id.in_(list(due)), Handoff.status == QUEUED)
+        stmt = stmt.order_by(Handoff.priority, Handoff.enqueued_at, Handoff.id)
         for handoff in session.execute(_locked(session, stmt, skip_locked=True)).scalars().all():
-            status = estimate(session, handoff, now)
-            kind = None
-            if handoff.long_wait_notice_at is None and status.wait_minutes is None:
-                kind = "no_officer"
-            elif handoff.long_wait_notice_at is None and status.waited_minutes >= limit:
-                kind = "long_wait"
-            elif (
-                status.wait_minutes is not None
-                and handoff.notice_wait is not None
-                and (handoff.notice_at is None or now - handoff.notice_at >= UPDATE_MIN_GAP)
-                and abs(status.wait_minutes - handoff.notice_wait) >= max(10, handoff.notice_wait // 2)
-            ):
-                kind = "update"
-            if kind is None:
-                continue
-            handoff.notice_at, handoff.notice_wait = now, status.wait_minutes
+            kind, notice_at, long_wait_at, position, wait_minutes = due[int(handoff.id)]
+            if handoff.notice_at != notice_at or handoff.long_wait_notice_at != long_wait_at:
+                continue  # told meanwhile (another replica)
+            handoff.notice_at, handoff.notice_wait = now, wait_minutes
             if kind != "update":
                 handoff.long_wait_notice_at = now
             notices.append(
                 Notice(int(handoff.id), kind, handoff.conversation_id, handoff.channel, handoff.language,
-                       country_of(session, handoff), status.position, status.wait_minutes)
+                       country_of(session, handoff), position, wait_minutes)
             )
     return notices

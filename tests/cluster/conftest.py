@@ -26,7 +26,6 @@ LOCK_LIFETIME = 10  # Rasa's TICKET_LOCK_LIFETIME for the replicas; renewed whil
 def cluster_prerequisites() -> tuple[str, str]:
     """(database URL, Redis URL), or skip with the reason."""
     from bot.cluster import HAPROXY_MISSING, haproxy_binary
-    from bot.model import MODEL_PATH
 
     db, redis = os.environ.get("HAVEN_TEST_DATABASE_URL"), os.environ.get("HAVEN_TEST_REDIS_URL")
     if not db:
@@ -35,9 +34,15 @@ def cluster_prerequisites() -> tuple[str, str]:
         pytest.skip("cluster tests need Redis: HAVEN_TEST_REDIS_URL not set (they run in .ci/run)")
     if haproxy_binary() is None:
         pytest.skip("cluster tests need HAProxy: " + HAPROXY_MISSING)
+    return db, redis
+
+
+def require_model() -> None:
+    """Skip unless a trained model exists (the Rasa replicas need one; the consoles do not)."""
+    from bot.model import MODEL_PATH
+
     if not MODEL_PATH.exists():
         pytest.skip("cluster tests need a trained model (make test trains it first)")
-    return db, redis
 
 
 class Provider:
@@ -98,6 +103,7 @@ def haven_cluster(cluster_env: dict[str, str], tmp_path_factory: pytest.TempPath
     """2 Rasa replicas (Haven's atomic Redis lock), 1 action/NLG server, 2 consoles, behind HAProxy."""
     from bot.cluster import cluster
 
+    require_model()
     folder = str(tmp_path_factory.mktemp("cluster"))
     with cluster(folder, rasa=2, actions=1, consoles=2, env=cluster_env, log_path=os.path.join(folder, "cluster.log")) as info:
         yield info

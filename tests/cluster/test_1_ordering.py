@@ -16,6 +16,7 @@ import pytest
 from bench.load import latency_summary, rest_load
 from bot.cluster import Cluster, cluster
 from tests.cluster.checks import problems, trackers
+from tests.cluster.conftest import require_model
 
 CONVERSATIONS = int(os.environ.get("HAVEN_CLUSTER_CONVERSATIONS", "40"))
 BASELINE_CONVERSATIONS = int(os.environ.get("HAVEN_CLUSTER_BASELINE_CONVERSATIONS", "30"))
@@ -53,6 +54,7 @@ def test_every_turn_once_in_order_with_two_replicas(haven_cluster) -> None:
 
 
 def test_baseline_stock_redis_lock_store_under_the_same_load(cluster_env, tmp_path, capsys) -> None:
+    require_model()
     with cluster(str(tmp_path), rasa=2, actions=1, consoles=0, env=cluster_env,
                  log_path=str(tmp_path / "cluster.log"), lock_store="stock") as info:
         found, summary, served = _load(info, BASELINE_CONVERSATIONS, "stock")
