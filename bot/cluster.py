@@ -2,7 +2,7 @@
 
 Needs PostgreSQL (HAVEN_DATABASE_URL) and Redis (HAVEN_REDIS_URL, the atomic lock store) and the
 `haproxy` binary (Debian package `haproxy`). Webhooks go to HAProxy's Rasa frontend (5005), Rasa
-reaches actions and /nlg through HAProxy (5055), officers reach the consoles through HAProxy
+reaches actions through HAProxy (5055; responses render in the Rasa process), officers reach the consoles through HAProxy
 (8080). HAProxy health-checks every replica; stopping drains each one (no new requests, wait for
 the ones in flight) before SIGTERM. Processes are started, awaited and stopped by bot/runner.py.
 """
@@ -173,7 +173,7 @@ def cluster(folder: str, rasa: int = 2, actions: int = 1, consoles: int = 2, env
         ports.setdefault(name, free_port())
     env["HAVEN_RASA_URL"] = f"http://127.0.0.1:{ports['rasa']}"
     env["HAVEN_ACTION_URL"] = f"http://127.0.0.1:{ports['actions']}"
-    endpoints = endpoints_for(ports["actions"], folder)  # Rasa reaches actions and /nlg through HAProxy
+    endpoints = endpoints_for(ports["actions"], folder)  # Rasa reaches the actions through HAProxy
     if lock_store == "stock":
         stock_lock_store(endpoints, env["HAVEN_REDIS_URL"])
     replicas: list[Replica] = []

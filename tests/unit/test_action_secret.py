@@ -62,20 +62,25 @@ async def served(app: Any) -> AsyncIterator[int]:
 
 
 async def test_rasa_sends_the_secret_from_endpoints_yml(served: int, tmp_path: Any) -> None:
-    """What Rasa reads from endpoints.yml makes its NLG and action calls carry the header."""
+    """What Rasa reads from endpoints.yml makes its action calls carry the header; the /nlg callback
+    (for a deployment that uses it instead of the in-process renderer) takes the same header."""
     from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
+    from rasa.core.nlg.generator import NaturalLanguageGenerator
     from rasa.shared.core.trackers import DialogueStateTracker
-    from rasa.utils.endpoints import read_endpoint_config
+    from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
     from bot.rasa_adapters.main import share_action_secret
+    from bot.rasa_adapters.nlg import InProcessNLG
 
     share_action_secret()  # what bot.rasa_adapters.main does before Rasa reads endpoints.yml
     path = endpoints_for(served, tmp_path)
     nlg = read_endpoint_config(path, "nlg")
     action = read_endpoint_config(path, "action_endpoint")
     assert nlg is not None and action is not None
-    assert nlg.headers == action.headers == {"X-Haven-Action-Secret": SECRET}
-    reply = await CallbackNaturalLanguageGenerator(nlg).generate("utter_main_menu", DialogueStateTracker("t", []), "rest")
+    assert action.headers == {"X-Haven-Action-Secret": SECRET}
+    assert isinstance(NaturalLanguageGenerator.create(nlg, None), InProcessNLG)  # what Rasa builds from endpoints.yml
+    callback = EndpointConfig(action.url.replace("/webhook", "/nlg"), headers=action.headers)
+    reply = await CallbackNaturalLanguageGenerator(callback).generate("utter_main_menu", DialogueStateTracker("t", []), "rest")
     assert reply["text"]
     from rasa.utils.endpoints import ClientResponseError
 

@@ -92,3 +92,30 @@ def test_duress_renders_only_neutral_content_but_keeps_the_emergency_number(have
     assert "17" in duress("utter_emergency")["text"]  # Senegal's emergency number, neutrally worded
     for name in ("utter_emergency_other", "utter_danger_triage"):  # danger paths keep the number too
         assert "17" in duress(name)["text"]
+
+
+@pytest.mark.parametrize("channel", ["rest", "sms", "telegram"])
+def test_in_process_nlg_renders_what_the_callback_renders(haven_env, channel: str) -> None:
+    """The same reply as Rasa's callback request to /nlg, for a conversation with earlier replies
+    (so the `_again` variant and the no-repeat rule are exercised), in another language."""
+    import asyncio
+
+    from rasa.core.nlg.callback import nlg_request_format
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_adapters.nlg import InProcessNLG
+
+    domain = Domain.load("domain")
+    nlg = InProcessNLG(None, domain)
+    first = render_request(body("utter_emergency", "sw", "KE", channel))
+    events = [SlotSet("language", "sw"), SlotSet("country", "KE"), UserUttered("x", {"name": "immediate_danger"}),
+              ActionExecuted("utter_emergency"), BotUttered(first["text"], metadata={"utter_action": "utter_emergency"})]
+    tracker = DialogueStateTracker.from_events("nlg-test", events, domain.slots)
+    for name in ("utter_emergency", "utter_main_menu", "utter_safe_check"):
+        expected = render_request(nlg_request_format(name, tracker, channel))
+        got = asyncio.run(nlg.generate(name, tracker, channel, domain_responses=domain.responses))
+        assert got == expected
+    again = asyncio.run(nlg.generate("utter_emergency", tracker, channel))
+    assert again and again["text"] != first["text"]  # a second danger reply is the escalated form, not a copy
