@@ -163,8 +163,12 @@ def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"danger": dangerous, "triage": min(triage, dangerous), "third_party": third}
 
 
-def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: Optional[Path] = None) -> dict[str, Any]:
-    """Choose thresholds on the folds' rows, print validation figures, optionally write the data file."""
+def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: Optional[Path] = None,
+                      what: Optional[str] = None) -> dict[str, Any]:
+    """Choose thresholds on the folds' rows, print validation figures, optionally write the data file.
+
+    `what` describes the rows in the file (default: `make eval-cv`'s out-of-fold pipeline parses).
+    """
     rows = [row for result in results for row in result["rows"]]
     if not rows:
         return {}
@@ -182,8 +186,8 @@ def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: 
         doc = {
             "thresholds": chosen,
             "chosen_on": {
-                "what": f"out-of-fold predictions of folds {folds} of a {results[0]['folds']}-fold CV over nlu/ "
-                        "(training data only; bot/danger_eval.py:choose_thresholds)",
+                "what": what or (f"out-of-fold predictions of folds {folds} of a {results[0]['folds']}-fold CV "
+                                 "over nlu/ (training data only; bot/danger_eval.py:choose_thresholds)"),
                 "examples": len(rows),
                 "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "validation": figures,
