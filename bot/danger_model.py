@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.text import strip_accents
 
@@ -102,7 +103,7 @@ class _Vocabulary:
     analyzer: str
     ngram: tuple[int, int]
     terms: dict[str, int]
-    idf: np.ndarray
+    idf: npt.NDArray[np.float64]
 
 
 def _count_vectoriser(config: ModelConfig, analyzer: str, ngram: tuple[int, int],
@@ -116,7 +117,7 @@ def _count_vectoriser(config: ModelConfig, analyzer: str, ngram: tuple[int, int]
     )
 
 
-def _tfidf(counts: Any, idf: np.ndarray) -> Any:
+def _tfidf(counts: Any, idf: npt.NDArray[np.float64]) -> Any:
     """Sublinear TF-IDF, each row L2-normalised (TfidfVectorizer(sublinear_tf=True) by hand)."""
     from sklearn.preprocessing import normalize
 
@@ -131,7 +132,7 @@ class DangerModel:
     def __init__(self, config: Optional[ModelConfig] = None) -> None:
         self.config = config or ModelConfig()
         self._vocabularies: list[_Vocabulary] = []
-        self._coef: Optional[np.ndarray] = None
+        self._coef: Optional[npt.NDArray[np.float64]] = None
         self._intercept = 0.0
 
     @property
@@ -207,7 +208,8 @@ class DangerModel:
             model._coef = np.asarray(arrays["coef"], dtype=np.float64)
             model._vocabularies = [
                 _Vocabulary(v["analyzer"], (int(v["ngram"][0]), int(v["ngram"][1])),
-                            {str(k): int(i) for k, i in v["terms"].items()}, np.asarray(arrays[f"idf{i}"]))
+                            {str(k): int(j) for k, j in v["terms"].items()},
+                            np.asarray(arrays[f"idf{i}"], dtype=np.float64))
                 for i, v in enumerate(meta["vocabularies"])
             ]
         model._intercept = float(meta["intercept"])

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.danger_model import PREPROCESSORS, DangerModel, ModelConfig, texting_normal
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
@@ -146,25 +147,25 @@ def out_of_fold(rows: list[Row], fitter: Fitter, folds: int = FOLDS) -> tuple[li
     return probabilities, seconds
 
 
-def recall_at_precision(gold: Sequence[bool], scores: Sequence[float], floor: float = PRECISION_FLOOR) -> float:
+def recall_at_precision(gold: npt.ArrayLike, scores: npt.ArrayLike, floor: float = PRECISION_FLOOR) -> float:
     """The highest recall of any threshold whose precision is >= floor (0.0 if none)."""
     from sklearn.metrics import precision_recall_curve
 
-    if not any(gold):
+    if not np.any(gold):
         return float("nan")
     precision, recall, _ = precision_recall_curve(gold, scores)
     reachable = recall[precision >= floor]
     return float(reachable.max()) if reachable.size else 0.0
 
 
-def pr_auc(gold: Sequence[bool], scores: Sequence[float]) -> float:
+def pr_auc(gold: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     from sklearn.metrics import average_precision_score
 
-    return float(average_precision_score(gold, scores)) if any(gold) else float("nan")
+    return float(average_precision_score(gold, scores)) if np.any(gold) else float("nan")
 
 
-def _metrics_with_interval(gold: np.ndarray, scores: np.ndarray, folds: np.ndarray,
-                           rng: np.random.Generator, reps: int = BOOTSTRAP) -> dict[str, Any]:
+def _metrics_with_interval(gold: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64],
+                           folds: npt.NDArray[np.int_], rng: np.random.Generator, reps: int = BOOTSTRAP) -> dict[str, Any]:
     """Both metrics on the pooled rows, and 95% intervals from resampling whole folds."""
     ids = sorted(set(folds.tolist()))
     members = {k: np.flatnonzero(folds == k) for k in ids}
