@@ -8,8 +8,6 @@ fold's model is trained on all languages (one multilingual model, as in producti
 
   (a) DIET's P(immediate_danger): out-of-fold rows of `make eval-cv` in results/cv/ if present
       (its own folds: stratified by language and intent, not grouped); skipped otherwise;
-  softmax-proxy: not DIET, a many-way (every intent) logistic regression on (c)'s features, its
-      P(immediate_danger): what a softmax over 30-odd intents does to danger, at a few seconds' cost;
   (b) TF-IDF char_wb 2-5 + word 1-2, lowercase only: logistic regression / calibrated linear SVM,
       both class-balanced;
   (c) the same over texting-normalised text (bot/danger_model.py: the production model is c-logreg).
@@ -42,7 +40,7 @@ NEAR_DUPLICATE = 0.8
 BOOTSTRAP = 2000
 DANGER_INTENT = "immediate_danger"
 Row = dict[str, Any]
-Fitter = Callable[[Sequence[str], Sequence[Any]], Callable[[Sequence[str]], list[float]]]
+Fitter = Callable[[Sequence[str], Sequence[bool]], Callable[[Sequence[str]], list[float]]]
 
 
 def load_examples(languages: Sequence[str] = SUPPORTED_LANGUAGES) -> list[Row]:
@@ -105,25 +103,7 @@ def fit_svm(preprocess: str) -> Fitter:
     return fit
 
 
-def fit_softmax_proxy(texts: Sequence[str], intents: Sequence[Any]) -> Callable[[Sequence[str]], list[float]]:
-    """Not DIET: a multinomial logistic regression over every intent on (c)'s features; its
-    P(immediate_danger) shows what a many-way softmax does to danger when DIET's own folds are absent."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    features = make_union(
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), preprocessor=texting_normal, sublinear_tf=True),
-        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), preprocessor=texting_normal, sublinear_tf=True,
-                        token_pattern=r"(?u)\b\w+\b"),
-    )
-    model = make_pipeline(features, LogisticRegression(C=30, max_iter=300)).fit(list(texts), list(intents))
-    column = list(model.classes_).index(DANGER_INTENT)
-    return lambda batch: [float(p) for p in model.predict_proba(list(batch))[:, column]]
-
-
 VARIANTS: dict[str, Fitter] = {
-    "softmax-proxy": fit_softmax_proxy,
     "b-logreg": fit_danger_model("plain"),
     "b-svm": fit_svm("plain"),
     "c-logreg": fit_danger_model("texting"),
@@ -139,8 +119,7 @@ def out_of_fold(rows: list[Row], fitter: Fitter, folds: int = FOLDS) -> tuple[li
         train = [r for r in rows if r["fold"] != k]
         test = [i for i, r in enumerate(rows) if r["fold"] == k]
         started = time.perf_counter()
-        labels = [r["gold"] if fitter is fit_softmax_proxy else r["gold"] == DANGER_INTENT for r in train]
-        predict = fitter([r["text"] for r in train], labels)
+        predict = fitter([r["text"] for r in train], [r["gold"] == DANGER_INTENT for r in train])
         seconds.append(time.perf_counter() - started)
         for i, p in zip(test, predict([rows[i]["text"] for i in test])):
             probabilities[i] = p
