@@ -206,7 +206,8 @@ def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: 
                 "validation": figures,
             },
         }
-        header = "# Written by `python -m bot.eval_cv --write-thresholds`; read by bot/safety/danger.py.\n"
+        header = ("# Written by `python -m bot.eval_cv --write-thresholds` or `python -m bot.danger_model_cv "
+                  "--write-thresholds`;\n# read by bot/safety/danger.py.\n")
         path.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
         print(f"thresholds written: {path.relative_to(ROOT)}")
     return chosen
