@@ -20,6 +20,8 @@ from bot.settings import ROOT, SUPPORTED_LANGUAGES
 
 PRECISION_BUDGET = 0.05  # danger precision the danger threshold may give up for recall (validation)
 TRIAGE_FLOOR = 0.01  # never triage below this probability (every message would be asked)
+PRECISION_TARGET = 0.85  # the danger threshold's pooled validation precision reaches this where it can
+TRIAGE_BUDGET = 0.10  # at most this share of validation non-danger messages get the triage question
 GRID = tuple(round(0.005 * i, 3) for i in range(1, 200))
 
 
@@ -133,9 +135,11 @@ def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Thresholds chosen on validation rows only (out-of-fold predictions over training data).
 
     danger: the smallest grid value (most recall) whose pooled danger precision stays within
-    PRECISION_BUDGET of the precision at P >= 0.5 (where the model is sure: about the argmax);
+    PRECISION_BUDGET of the precision at P >= 0.5 (where the model is sure: about the argmax) and
+    reaches PRECISION_TARGET (without that target where no value <= 0.95 reaches it);
     triage: the largest value <= danger that gets the number first to as many validation danger
-    messages as TRIAGE_FLOOR does (recall first, fewest questions to everyone else);
+    messages as TRIAGE_FLOOR does (recall first, fewest questions to everyone else), raised to the
+    smallest value that asks at most TRIAGE_BUDGET of the non-danger messages if it asks more;
     third_party: the danger rule on the messages that name someone else (never above danger).
     """
     langs = _by_language(rows)
@@ -144,18 +148,27 @@ def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
         m = danger_metrics(subset, danger.Thresholds(danger=t, triage=0.0, third_party=1.0))
         return m["precision"]["value"] if m["precision"]["value"] is not None else 1.0
 
-    def lowest_within_budget(subset: list[dict[str, Any]], ceiling: float = 1.0) -> float:
+    def lowest_within_budget(subset: list[dict[str, Any]], ceiling: float = 1.0, target: float = 0.0) -> float:
         reference = precision(0.5, subset) - PRECISION_BUDGET
-        return min([t for t in GRID if t <= ceiling and precision(t, subset) >= reference], default=ceiling)
+        return min([t for t in GRID if t <= ceiling and precision(t, subset) >= max(reference, target)],
+                   default=ceiling)
 
     dangerous = lowest_within_budget(rows, 0.5)
+    if max(precision(t, rows) for t in GRID if t <= 0.95) >= PRECISION_TARGET:
+        dangerous = lowest_within_budget(rows, 0.95, PRECISION_TARGET)
 
     def number_first(t: float) -> int:
         limits = danger.Thresholds(danger=dangerous, triage=t, third_party=dangerous)
         return sum(danger_metrics(r, limits)["number_first_recall"]["k"] for r in langs.values())
 
+    def asked(t: float) -> float:
+        limits = danger.Thresholds(danger=dangerous, triage=t, third_party=dangerous)
+        return danger_metrics(rows, limits)["triaged_non_danger"]["value"] or 0.0
+
     best = number_first(TRIAGE_FLOOR)
     triage = max([t for t in GRID if TRIAGE_FLOOR <= t <= dangerous and number_first(t) >= best], default=TRIAGE_FLOOR)
+    if asked(triage) > TRIAGE_BUDGET:
+        triage = min([t for t in GRID if triage <= t <= dangerous and asked(t) <= TRIAGE_BUDGET], default=dangerous)
     others = [r for r in rows if decide_row(r, danger.Thresholds()) and r["_signals"][1]]
     third = dangerous  # no validation evidence for a lower third-party threshold: keep the danger one
     if any(r["gold"] == danger.DANGER_INTENT for r in others):
@@ -163,8 +176,12 @@ def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"danger": dangerous, "triage": min(triage, dangerous), "third_party": third}
 
 
-def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: Optional[Path] = None) -> dict[str, Any]:
-    """Choose thresholds on the folds' rows, print validation figures, optionally write the data file."""
+def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: Optional[Path] = None,
+                      what: Optional[str] = None) -> dict[str, Any]:
+    """Choose thresholds on the folds' rows, print validation figures, optionally write the data file.
+
+    `what` describes the rows in the file (default: `make eval-cv`'s out-of-fold pipeline parses).
+    """
     rows = [row for result in results for row in result["rows"]]
     if not rows:
         return {}
@@ -182,14 +199,15 @@ def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: 
         doc = {
             "thresholds": chosen,
             "chosen_on": {
-                "what": f"out-of-fold predictions of folds {folds} of a {results[0]['folds']}-fold CV over nlu/ "
-                        "(training data only; bot/danger_eval.py:choose_thresholds)",
+                "what": what or (f"out-of-fold predictions of folds {folds} of a {results[0]['folds']}-fold CV "
+                                 "over nlu/ (training data only; bot/danger_eval.py:choose_thresholds)"),
                 "examples": len(rows),
                 "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "validation": figures,
             },
         }
-        header = "# Written by `python -m bot.eval_cv --write-thresholds`; read by bot/safety/danger.py.\n"
+        header = ("# Written by `python -m bot.eval_cv --write-thresholds` or `python -m bot.danger_model_cv "
+                  "--write-thresholds`;\n# read by bot/safety/danger.py.\n")
         path.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
         print(f"thresholds written: {path.relative_to(ROOT)}")
     return chosen

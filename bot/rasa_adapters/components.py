@@ -1,7 +1,9 @@
 """Custom Rasa NLU components (a Rasa adapter: Rasa imports at top level by necessity).
 
 DangerBackstop applies the one danger decision (bot/safety/danger.py) to the model's ranking: the
-lexicon, P(immediate_danger) against validated thresholds, and third-party patterns. Danger sets
+lexicon, the danger probability against validated thresholds (danger.combined_probability: the
+DangerClassifier's P set before it in config.yml, or DIET's P(immediate_danger) if higher), and
+third-party patterns. Danger sets
 `immediate_danger` (or `third_party_danger` when she names someone else) with confidence 1.0,
 whatever DIET said (SAFETY.md guarantee 5); an unsure message becomes `danger_check` (a triage
 turn) and keeps her own intent in parse_data["danger"]["original_intent"] (guarantee 10). The
@@ -46,8 +48,12 @@ class DangerBackstop(GraphComponent):
             intent = message.get(INTENT) or {}
             ranking = message.get(INTENT_RANKING_KEY) or []
             top = next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), intent.get("name"))
-            decision = danger.decide(text, danger.danger_probability(ranking, intent), top)
-            record = {**decision.as_dict(), "model_intent": intent.get("name"), "model_top": top}
+            p_intent = danger.danger_probability(ranking, intent)
+            p_classifier: Optional[float] = message.get(danger.CLASSIFIER_KEY)
+            decision = danger.decide(text, danger.combined_probability(p_intent, p_classifier), top)
+            record = {**decision.as_dict(), "model_intent": intent.get("name"), "model_top": top,
+                      "p_intent": round(p_intent, 4),
+                      "p_classifier": None if p_classifier is None else round(float(p_classifier), 4)}
             new_intent = danger.outcome_intent(decision, intent.get("name"))
             if new_intent != intent.get("name"):
                 record["original_intent"] = intent.get("name")

@@ -1,7 +1,8 @@
 """The one danger decision (SAFETY.md guarantees 5 and 10), shared by the NLU component and the gate.
 
 Recall first, not the intent argmax. A message is *danger* when the per-language lexicon fires,
-when the model's probability for `immediate_danger` reaches the danger threshold, or when it names
+when the model's danger probability (combined_probability: the dedicated binary classifier's P,
+or DIET's P(immediate_danger) if higher) reaches the danger threshold, or when it names
 someone else (the lexicon's `third_party:` list) and the probability reaches the lower third-party
 threshold. Between the triage and the danger threshold it is *triage*: the emergency number first,
 one short question, then her original request. Without a model (a live officer chat, where her
@@ -29,6 +30,7 @@ DANGER_INTENT = "immediate_danger"
 THIRD_PARTY_INTENT = "third_party_danger"
 TRIAGE_INTENT = "danger_check"
 PARSE_KEY = "danger"  # where the NLU component records the decision in parse data
+CLASSIFIER_KEY = "danger_probability"  # P(danger) of the dedicated classifier (bot/danger_model.py)
 # No triage question for short replies and small talk (a "yes" to the triage question must not be
 # asked again); a longer message is asked whatever the model's top intent; clear danger (lexicon,
 # or P at the danger threshold) applies to every message.
@@ -152,6 +154,16 @@ def danger_probability(ranking: Optional[list[dict[str, Any]]], intent: Optional
     if intent and intent.get("name") == DANGER_INTENT:
         return float(intent.get("confidence") or 0.0)
     return 0.0
+
+
+def combined_probability(p_intent: Optional[float], p_classifier: Optional[float]) -> Optional[float]:
+    """The probability the thresholds apply to: max(dedicated classifier's P, DIET's P(immediate_danger)).
+
+    The classifier generalises to unseen wording where DIET's many-way softmax gives ~0; DIET's P can
+    only add recall on wording it knows. Without the classifier (an older model) DIET's P alone.
+    """
+    known = [p for p in (p_intent, p_classifier) if p is not None]
+    return max(known) if known else None
 
 
 def outcome_intent(decision: Decision, original: Optional[str]) -> Optional[str]:

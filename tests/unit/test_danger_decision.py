@@ -122,8 +122,8 @@ def test_thresholds_are_chosen_for_recall_on_validation_rows() -> None:
     rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
              "language": "en"} for i, p in enumerate((0.9, 0.5, 0.08, 0.35))]
     rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
-              "language": "en"} for i, p in enumerate((0.02, 0.04, 0.3, 0.01, 0.0))]
-    chosen = choose_thresholds(rows)
+              "language": "en"} for i, p in enumerate((0.02, 0.04, 0.3, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))]
+    chosen = choose_thresholds(rows)  # 1 of 10 non-danger rows triaged: within the triage budget
     # danger: the smallest value whose precision stays within 0.05 of the precision at 0.5 (1.0), so
     # above the 0.3 non-danger row; triage: the largest value that still gets every danger row the
     # number first; no third-party rows, so the danger threshold.
@@ -132,3 +132,33 @@ def test_thresholds_are_chosen_for_recall_on_validation_rows() -> None:
     assert metrics["number_first_recall"]["value"] == 1.0
     assert metrics["recall"]["k"] == 3 and metrics["precision"]["value"] == 1.0
     assert [m["text"] for m in metrics["misses"]] == ["message 2"]
+
+
+def test_triage_threshold_is_raised_when_it_would_ask_too_many_safe_messages() -> None:
+    from bot.danger_eval import TRIAGE_BUDGET, choose_thresholds, danger_metrics
+
+    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
+             "language": "en"} for i, p in enumerate((0.9, 0.8, 0.7, 0.03))]
+    # 3 of 10 non-danger rows between 0.05 and 0.2: triaging the 0.03 danger row would ask them all
+    rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
+              "language": "en"} for i, p in enumerate((0.05, 0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))]
+    chosen = choose_thresholds(rows)
+    metrics = danger_metrics(rows, Thresholds(**chosen))
+    assert metrics["triaged_non_danger"]["value"] <= TRIAGE_BUDGET
+    assert chosen["triage"] == 0.105  # the smallest value that asks only the 0.2 row (1/10)
+    assert metrics["number_first_recall"]["k"] == 3
+
+
+def test_danger_threshold_reaches_the_precision_target_when_it_can() -> None:
+    from bot.danger_eval import choose_thresholds, danger_metrics
+
+    # precision at 0.5 is 0.75 (6/8): within the budget alone 0.405 would do (6/8 >= 0.70); the
+    # target asks 0.85, first reached above the 0.52 non-danger row (6/7 = 0.857)
+    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
+             "language": "en"} for i, p in enumerate((0.95, 0.9, 0.8, 0.7, 0.6, 0.55))]
+    rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
+              "language": "en"} for i, p in enumerate((0.65, 0.52, 0.4, 0.0, 0.0, 0.0))]
+    chosen = choose_thresholds(rows)
+    assert chosen["danger"] == 0.525
+    metrics = danger_metrics(rows, Thresholds(**chosen))
+    assert metrics["precision"]["value"] == 0.857 and metrics["recall"]["value"] == 1.0
