@@ -39,7 +39,9 @@ def decide_row(row: dict[str, Any], limits: danger.Thresholds) -> danger.Decisio
     known = row.get("_signals")
     if known is None:  # computed once per row: the sweeps below decide the same rows many times
         known = row["_signals"] = danger.signals(row["text"]) if row.get("text") else (False, False)
-    return danger.decide(row["text"], float(row.get("probability") or 0.0), row.get("model_top"), limits, known)
+    p_intent = row.get("p_intent")
+    return danger.decide(row["text"], float(row.get("probability") or 0.0), row.get("model_top"), limits, known,
+                         None if p_intent is None else float(p_intent))
 
 
 def _rate(k: int, n: int) -> dict[str, Any]:
@@ -176,6 +178,15 @@ def choose_thresholds(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"danger": dangerous, "triage": min(triage, dangerous), "third_party": third}
 
 
+def _kept_floor(path: Path) -> Optional[tuple[float, Any]]:
+    """The DIET triage floor already in the thresholds file and its provenance (kept on rewrite)."""
+    if not path.is_file():
+        return None
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    value = (doc.get("thresholds") or {}).get("intent_triage")
+    return None if value is None else (float(value), doc.get("intent_triage_chosen_on"))
+
+
 def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: Optional[Path] = None,
                       what: Optional[str] = None) -> dict[str, Any]:
     """Choose thresholds on the folds' rows, print validation figures, optionally write the data file.
@@ -196,8 +207,9 @@ def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: 
     if write:
         path = path or danger.THRESHOLDS_PATH
         folds = sorted(r["fold"] for r in results)
+        kept = _kept_floor(path)
         doc = {
-            "thresholds": chosen,
+            "thresholds": {**chosen, **({"intent_triage": kept[0]} if kept else {})},
             "chosen_on": {
                 "what": what or (f"out-of-fold predictions of folds {folds} of a {results[0]['folds']}-fold CV "
                                  "over nlu/ (training data only; bot/danger_eval.py:choose_thresholds)"),
@@ -205,6 +217,7 @@ def choose_and_report(results: list[dict[str, Any]], write: bool = False, path: 
                 "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "validation": figures,
             },
+            **({"intent_triage_chosen_on": kept[1]} if kept else {}),
         }
         header = ("# Written by `python -m bot.eval_cv --write-thresholds` or `python -m bot.danger_model_cv "
                   "--write-thresholds`;\n# read by bot/safety/danger.py.\n")

@@ -50,7 +50,7 @@ class DangerBackstop(GraphComponent):
             top = next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), intent.get("name"))
             p_intent = danger.danger_probability(ranking, intent)
             p_classifier: Optional[float] = message.get(danger.CLASSIFIER_KEY)
-            decision = danger.decide(text, danger.combined_probability(p_intent, p_classifier), top)
+            decision = danger.decide(text, danger.combined_probability(p_intent, p_classifier), top, p_intent=p_intent)
             record = {**decision.as_dict(), "model_intent": intent.get("name"), "model_top": top,
                       "p_intent": round(p_intent, 4),
                       "p_classifier": None if p_classifier is None else round(float(p_classifier), 4)}

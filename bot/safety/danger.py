@@ -5,7 +5,9 @@ when the model's danger probability (combined_probability: the dedicated binary 
 or DIET's P(immediate_danger) if higher) reaches the danger threshold, or when it names
 someone else (the lexicon's `third_party:` list) and the probability reaches the lower third-party
 threshold. Between the triage and the danger threshold it is *triage*: the emergency number first,
-one short question, then her original request. Without a model (a live officer chat, where her
+one short question, then her original request; DIET's own P(immediate_danger) at its validated
+point (`intent_triage`) also gives a triage turn, a recall floor where the classifier is unsure.
+Without a model (a live officer chat, where her
 message never reaches Rasa) only the lexicon decides. The thresholds live in
 data/danger_thresholds.yml with the validation figures that chose them (`haven eval-cv`).
 """
@@ -54,6 +56,9 @@ class Thresholds:
     danger: float = 0.2
     triage: float = 0.05
     third_party: float = 0.1
+    # DIET's own P(immediate_danger) at or above this gives at least a triage turn (number first),
+    # whatever the combined probability: DIET's validated danger point, kept as a recall floor.
+    intent_triage: Optional[float] = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.triage <= self.danger <= 1.0 or not 0.0 <= self.third_party <= 1.0:
@@ -90,7 +95,7 @@ def load_thresholds(path: Path = THRESHOLDS_PATH) -> Thresholds:
         return Thresholds()
     with path.open(encoding="utf-8") as fh:
         data = (yaml.safe_load(fh) or {}).get("thresholds") or {}
-    return Thresholds(**{k: float(v) for k, v in data.items() if k in ("danger", "triage", "third_party")})
+    return Thresholds(**{k: float(v) for k, v in data.items() if k in ("danger", "triage", "third_party", "intent_triage")})
 
 
 @lru_cache(maxsize=1)
@@ -123,10 +128,12 @@ def decide(
     model_intent: Optional[str] = None,
     limits: Optional[Thresholds] = None,
     known: Optional[tuple[bool, bool]] = None,
+    p_intent: Optional[float] = None,
 ) -> Decision:
-    """Decide on one message; `p_danger` is the model's P(immediate_danger), None without a model.
+    """Decide on one message; `p_danger` is the model's danger probability, None without a model.
 
     `known` passes signals(text) already computed (evaluation sweeps thresholds over the same rows).
+    `p_intent` is DIET's own P(immediate_danger), for the triage floor (`Thresholds.intent_triage`).
     """
     limits = limits or thresholds()
     if not text or text.startswith("/"):  # button payloads carry their own intent
@@ -141,7 +148,8 @@ def decide(
         return Decision(Level.DANGER, subject, "model", p_danger)
     if other and p_danger >= limits.third_party:
         return Decision(Level.DANGER, "other", "third_party", p_danger)
-    if p_danger >= limits.triage and not (model_intent in NO_TRIAGE and len(text.split()) <= SHORT_REPLY_WORDS):
+    floor = limits.intent_triage is not None and p_intent is not None and p_intent >= limits.intent_triage
+    if (p_danger >= limits.triage or floor) and not (model_intent in NO_TRIAGE and len(text.split()) <= SHORT_REPLY_WORDS):
         return Decision(Level.TRIAGE, subject, "model", p_danger)
     return Decision(Level.NONE, "self", "none", p_danger)
 

@@ -67,6 +67,20 @@ def test_thresholds_file_is_read_and_validated(tmp_path: Path) -> None:
     assert danger.load_thresholds(tmp_path / "missing.yml") == Thresholds()
 
 
+def test_diets_own_probability_is_a_triage_floor_not_a_danger_reply(tmp_path: Path) -> None:
+    """The classifier's P decides danger; DIET's P(immediate_danger) at its validated point still
+    gives the number first (triage) where the classifier is unsure, and never the danger reply."""
+    limits = Thresholds(danger=0.5, triage=0.1, third_party=0.3, intent_triage=0.2)
+    text = "he took my salary again and he is drinking"
+    assert danger.decide(text, 0.05, "disclose_abuse", limits, p_intent=0.25).level is Level.TRIAGE
+    assert danger.decide(text, 0.05, "disclose_abuse", limits, p_intent=0.19).level is Level.NONE
+    assert danger.decide(text, 0.05, "disclose_abuse", Thresholds(0.5, 0.1, 0.3), p_intent=0.25).level is Level.NONE  # no floor set
+    assert danger.decide("ok thanks", 0.05, "thank", limits, p_intent=0.9).level is Level.NONE  # short reply: no question
+    path = tmp_path / "t.yml"
+    path.write_text("thresholds: {danger: 0.5, triage: 0.1, third_party: 0.3, intent_triage: 0.2}\n")
+    assert danger.load_thresholds(path) == limits
+
+
 def test_the_shipped_thresholds_load() -> None:
     limits = danger.load_thresholds()
     assert 0 < limits.triage <= limits.danger < 1
