@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
@@ -45,6 +46,17 @@ class Rerunnable(Protocol):
     def name(self) -> str: ...
 
     async def rerun(self, claimed: pending_turns.Claimed, app: Any, on_new_message: OnNewMessage) -> None: ...
+
+
+# Reply counts go through their own threads, not the default executor (which the tracker store,
+# send checks and locks share): a reply that went out but is not counted yet would be sent again
+# by a re-run if the replica died in that window, and a queue in front of the write widens it.
+_COUNTS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="haven-reply-count")
+
+
+async def count_reply(turn_id: str, sent: int) -> None:
+    """Record on the pending turn that `sent` of its replies went out."""
+    await asyncio.get_running_loop().run_in_executor(_COUNTS, pending_turns.count_reply, turn_id, sent)
 
 
 # ---------------------------------------------------------------- the record before the 200

@@ -22,9 +22,9 @@ from rasa.core.channels.channel import OutputChannel
 from sanic.request import Request
 
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
-from bot.store import pending_turns
 from bot.store.models import utcnow
 from channels.contacts import load_contact, mark_stopped, may_send, remember_language
+from channels.pending import count_reply
 from channels.errors import ChannelError, ContactStopped, Retryable, Throttled
 
 log = logging.getLogger("haven.channels")
@@ -269,7 +269,7 @@ class HavenOutput(OutputChannel):
         if self.turn_id is None:
             return
         try:
-            await asyncio.to_thread(pending_turns.count_reply, self.turn_id, sent)
+            await count_reply(self.turn_id, sent)
         except Exception as exc:  # noqa: BLE001 - the reply went out; a re-run might repeat it
             log.warning("%s: reply not counted (%s)", self.name(), type(exc).__name__)
 
