@@ -12,7 +12,9 @@ The records and their fenced claim are in bot/store/pending_turns.py (read its d
   saving): nothing is done. An erase since the turn began drops it too (erase also deletes the
   record, and the tracker store refuses a re-run's events once she erased, `turn_started_at`).
 Replies that went out before the death are counted on the record (`HavenOutput.turn_id`) and a
-re-run skips that many, so she does not get them twice.
+re-run skips that many, so she does not get them twice. At least once, not exactly once: a reply
+that reached the provider just before its replica died, its count not yet written, goes again
+(counting before sending would lose it instead, and it may be the emergency number).
 
 Nothing here logs content, ids or addresses.
 """
