@@ -90,6 +90,8 @@ class Settings:
     sms_max_segments: int = 4
     retention_days: int = 30
     receipt_days: int = 366
+    # A pending turn whose owner stopped heart-beating this long is re-run by another replica.
+    pending_lease_seconds: int = 15
     cover_text: Optional[str] = None
     # Per-language quick-exit cover text (HAVEN_COVER_TEXT_FR, ...); "" sends nothing in that language.
     cover_texts: Mapping[str, str] = field(default_factory=dict)
@@ -199,6 +201,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, **overrides: obje
         sms_max_segments=integer("HAVEN_SMS_MAX_SEGMENTS", 4),
         retention_days=integer("HAVEN_RETENTION_DAYS", 30),
         receipt_days=integer("HAVEN_RECEIPT_DAYS", 366),
+        pending_lease_seconds=max(3, integer("HAVEN_PENDING_LEASE_SECONDS", 15)),
         cover_text=env.get("HAVEN_COVER_TEXT"),
         cover_texts={lang: env[f"HAVEN_COVER_TEXT_{lang.upper()}"] for lang in SUPPORTED_LANGUAGES
                      if f"HAVEN_COVER_TEXT_{lang.upper()}" in env},

@@ -5,6 +5,8 @@ constraint) -> pseudonymise (store the encrypted reply address) -> safety gate -
 run the Rasa turn in a background task. Only the durable steps (receipt, contact, erase, opt-out)
 happen before the 200, so a provider retry never makes a second turn and a quick exit is done
 before the provider hears back. Turns of one conversation run one after another, in arrival order.
+The receipt's transaction also writes a pending-turn record, deleted when the turn ends: if this
+replica dies first, another re-runs the turn (channels/pending.py, `rerun`).
 
 Sending (the output-channel base, retries, options memory) is in `channels.sending`; contact
 rows in `channels.contacts`.
@@ -19,7 +21,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Optional
+from types import SimpleNamespace
+from typing import Any, Awaitable, Callable, Optional, cast
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -29,11 +32,15 @@ from sanic.response import HTTPResponse
 from bot.crypto import keyed_hash, pseudonym
 from bot.safety.gate import GateResult, Inbound, Verdict, screen
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
+from bot.store import pending_turns
 from bot.store.models import utcnow
 from bot.store.receipts import receipt_window
 from bot.store.receipts import release as release_receipt
-from channels.contacts import ExtraRows, Recorded, record_inbound
+from channels import pending
+from channels.contacts import ExtraRows, Recorded, load_contact, record_inbound
 from channels.sending import HavenOutput, OptionMemory
+from channels.turns import TurnInput
+from channels.turns import TurnRunner as TurnRunner  # re-exported: it lived here
 
 log = logging.getLogger("haven.channels")
 
@@ -91,55 +98,6 @@ def quiet_provider_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < level:
             logger.setLevel(level)
-
-
-# ---------------------------------------------------------------- background turns
-
-
-class TurnRunner:
-    """Background tasks for turns: kept referenced, one conversation at a time, drained on stop."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    def spawn(self, coro: Awaitable[None], what: str, conversation_id: Optional[str] = None) -> None:
-        """Run `coro` in the background; with a conversation id, after that conversation's earlier turns."""
-        task = asyncio.get_running_loop().create_task(self._guard(coro, what, conversation_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guard(self, coro: Awaitable[None], what: str, conversation_id: Optional[str]) -> None:
-        try:
-            if conversation_id is None:
-                await coro
-                return
-            lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-            self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
-            try:
-                async with lock:
-                    await coro
-            finally:
-                self._users[conversation_id] -= 1
-                if self._users[conversation_id] == 0:
-                    del self._users[conversation_id]
-                    self._locks.pop(conversation_id, None)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - log the type only: messages may carry content
-            log.error("%s failed: %s", what, type(exc).__name__)
-
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
-    async def drain(self, timeout: Optional[float] = None) -> None:
-        """Wait for every background task (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-            if timeout is not None:
-                break
 
 
 # ---------------------------------------------------------------- input channel base
@@ -251,9 +209,15 @@ class HavenChannel(InputChannel):
 
         bp.route("/webhook", methods=["POST"], stream=True)(receive)
 
+        async def recover(app: Any, loop: Any) -> None:
+            pending.RECOVERY.register(channel, app, on_new_message)
+
         async def drain(app: Any, loop: Any) -> None:
+            await pending.RECOVERY.unregister(channel)
             await channel.turns.drain(timeout=10)
 
+        if self.enabled:
+            bp.listener("after_server_start")(recover)
         bp.listener("before_server_stop")(drain)
         return bp
 
@@ -292,25 +256,22 @@ class HavenChannel(InputChannel):
         key = self.settings.pseudonym_key
         conversation_id = pseudonym(key, name, parsed.address)
         receipt = keyed_hash(key, f"inbound_receipt|{name}", parsed.provider_id)
+        turn_id = keyed_hash(key, f"turn|{name}", parsed.provider_id)  # the turn's Rasa message id
+        rows = pending.with_record(self.extra_rows(parsed, conversation_id), turn_id, name,
+                                   pending.received_data(parsed, started_at))
         recorded = await asyncio.to_thread(
-            record_inbound,
-            name,
-            conversation_id,
-            receipt,
-            parsed.address,
-            parsed.country,
-            self.reset_opt_out_on_inbound(),
-            self.extra_rows(parsed, conversation_id),
-            sent_at,
+            record_inbound, name, conversation_id, receipt, parsed.address, parsed.country,
+            self.reset_opt_out_on_inbound(), rows, sent_at,
         )
         if recorded is None:
             log.info("%s webhook: duplicate or pre-erase delivery ignored", name)
             return self.ok()
         try:
-            return await self._screen_and_answer(request, on_new_message, parsed, recorded, started_at)
+            return await self._screen_and_answer(request, on_new_message, parsed, recorded, started_at, turn_id)
         except BaseException:
-            # Not handled: forget the receipt so the provider's retry can deliver it.
+            # Not handled: forget the receipt (and the pending turn) so the provider's retry delivers it.
             await asyncio.to_thread(release_receipt, name, receipt)
+            await asyncio.to_thread(pending_turns.drop, turn_id)
             raise
 
     async def _screen_and_answer(
@@ -320,8 +281,10 @@ class HavenChannel(InputChannel):
         parsed: Parsed,
         recorded: Recorded,
         started_at: datetime,
+        turn_id: str,
+        skip_replies: int = 0,
     ) -> HTTPResponse:
-        """The gate, then the answer (the Rasa turn runs in the background)."""
+        """The gate, then the answer (the Rasa turn runs in the background; its record says so)."""
         name = self.name()
         conversation_id = recorded.conversation_id
         await self.resolve_payload(request, conversation_id, parsed)
@@ -342,6 +305,8 @@ class HavenChannel(InputChannel):
         language = self.notice_language(recorded, parsed)
         inbound.metadata["language"] = language  # the quick-exit cover text is in her language
         result = await screen(inbound)
+        if result.verdict is not Verdict.PASS:  # no turn (a quick exit erased the record already)
+            await asyncio.to_thread(pending_turns.finish, turn_id)
         if result.verdict is Verdict.QUICK_EXIT:
             self.options.forget(conversation_id)
             output = self.output(parsed, conversation_id, language, started_at, record=False)
@@ -352,10 +317,22 @@ class HavenChannel(InputChannel):
             self.turns.spawn(self.acknowledge(parsed), f"{name} acknowledge")
         if result.verdict is not Verdict.PASS:
             return self.ok()
-        output = self.output(parsed, conversation_id, language, started_at)
         metadata.update(result.metadata)
-        self.turns.spawn(self._turn(on_new_message, parsed, output, metadata, language, result.rewrite),
-                         f"{name} turn", conversation_id)
+        if result.rewrite:  # the safety gate replaced her message (e.g. her code word never reaches Rasa)
+            text: Optional[str] = result.rewrite
+        elif parsed.payload:
+            text = parsed.payload
+        elif parsed.location is not None:
+            text = LOCATION_INTENT
+        else:
+            text = typed_text(parsed.text)
+        pick = parsed.extra.get(PICK_RANGE)
+        turn = TurnInput(turn_id, name, conversation_id, language, started_at, text, parsed.unsupported,
+                         int(pick) if pick else None, metadata)
+        if not await asyncio.to_thread(pending_turns.set_turn, turn_id, turn.as_dict()):
+            return self.ok()  # erased meanwhile, or (a re-run) another replica took it over
+        output = self.output(parsed, conversation_id, language, started_at)
+        self.turns.spawn(self._turn(on_new_message, turn, output, skip_replies), f"{name} turn", conversation_id)
         return self.ok()
 
     async def _quick_exit(self, parsed: Parsed, output: HavenOutput, result: GateResult) -> None:
@@ -363,36 +340,51 @@ class HavenChannel(InputChannel):
             await self.acknowledge(parsed)
         await self.after_quick_exit(parsed, output, result)
 
-    async def _turn(
-        self,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        parsed: Parsed,
-        output: HavenOutput,
-        metadata: dict[str, Any],
-        language: str,
-        rewrite: Optional[str] = None,
-    ) -> None:
-        conversation_id = output.conversation_id or ""
-        if parsed.extra.get(PICK_RANGE):  # "please pick 1 or 2": no Rasa turn, no older list
-            from bot import i18n
+    async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], turn: TurnInput,
+                    output: HavenOutput, skip_replies: int = 0) -> None:
+        """Run one turn, then delete its pending record (also after a handled failure; not when
+        cancelled at shutdown: another replica re-runs it)."""
+        output.turn_id, output.skip_replies = turn.turn_id, skip_replies
+        try:
+            await self._run_turn(on_new_message, turn, output)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.to_thread(pending_turns.finish, turn.turn_id)
+            raise
+        await asyncio.to_thread(pending_turns.finish, turn.turn_id)
 
-            count = int(parsed.extra[PICK_RANGE])
-            await output.send_response(conversation_id, {"text": i18n.text("channels_pick_range", language, self.name(), count=count)})
-            return
-        if parsed.unsupported:
-            from bot import i18n
+    async def _run_turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], turn: TurnInput,
+                        output: HavenOutput) -> None:
+        from bot import i18n
 
-            await output.send_response(conversation_id, {"text": i18n.text("channels_text_only", language, self.name())})
-        if rewrite:  # the safety gate replaced her message (e.g. her code word never reaches Rasa)
-            text: Optional[str] = rewrite
-        elif parsed.payload:
-            text = parsed.payload
-        elif parsed.location is not None:
-            text = LOCATION_INTENT
-        else:
-            text = typed_text(parsed.text)
-        if not text:
+        conversation_id = turn.conversation_id
+        if turn.pick_range:  # "please pick 1 or 2": no Rasa turn, no older list
+            text = i18n.text("channels_pick_range", turn.language, self.name(), count=turn.pick_range)
+            await output.send_response(conversation_id, {"text": text})
             return
-        await on_new_message(
-            UserMessage(text, output, conversation_id, input_channel=self.name(), metadata=metadata)
-        )
+        if turn.unsupported:
+            await output.send_response(conversation_id, {"text": i18n.text("channels_text_only", turn.language, self.name())})
+        if not turn.text:
+            return
+        await on_new_message(UserMessage(turn.text, output, conversation_id, input_channel=self.name(),
+                                         metadata=turn.metadata, message_id=turn.turn_id))
+
+    async def rerun(self, claimed: pending_turns.Claimed, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Re-run a turn whose replica died (channels/pending.py), with her address from the contact."""
+        contact = await asyncio.to_thread(load_contact, claimed.conversation_id)
+        if contact is None or contact.address is None:  # erased
+            await asyncio.to_thread(pending_turns.finish, claimed.turn_id)
+            return
+        if claimed.stage == pending_turns.TURN:
+            turn = TurnInput.from_dict(claimed.data)
+            output = self.output(None, turn.conversation_id, turn.language, turn.started_at)
+            await self._turn(pending.exactly_once(app, on_new_message, turn.started_at), turn, output, claimed.replies_sent)
+            return
+        # Received, gate maybe not run: from the gate on, as the webhook would have.
+        started_at = datetime.fromisoformat(str(claimed.data["started_at"]))
+        parsed = Parsed(provider_id="", address=contact.address, **pending.parsed_fields(claimed.data))
+        recorded = Recorded(claimed.conversation_id, contact.language, contact.country)
+        request = cast(Request, SimpleNamespace(app=app))  # resolve_payload reads only request.app
+        await self._screen_and_answer(request, pending.exactly_once(app, on_new_message, started_at), parsed,
+                                      recorded, started_at, claimed.turn_id, claimed.replies_sent)

@@ -24,6 +24,7 @@ from sanic.request import Request
 from bot.settings import SUPPORTED_LANGUAGES, Settings, get_settings
 from bot.store.models import utcnow
 from channels.contacts import load_contact, mark_stopped, may_send, remember_language
+from channels.pending import count_reply
 from channels.errors import ChannelError, ContactStopped, Retryable, Throttled
 
 log = logging.getLogger("haven.channels")
@@ -185,6 +186,11 @@ class HavenOutput(OutputChannel):
         self.stopped = False
         self.sent: list[str] = []  # provider ids of what this instance sent (not content)
         self._remembered: Optional[str] = None  # the language last stored on the contact
+        # A turn with a pending-turn record (channels/pending.py): its replies are counted on it,
+        # and a re-run skips the first `skip_replies` (they went out before its replica died).
+        self.turn_id: Optional[str] = None
+        self.skip_replies = 0
+        self.replies = 0
 
     @classmethod
     def name(cls) -> str:
@@ -219,6 +225,10 @@ class HavenOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Send one Rasa reply ({text, buttons, custom, ...}); custom JSON is never sent as text."""
+        index = self.replies
+        self.replies += 1
+        if index < self.skip_replies:
+            return  # a re-run: this reply went out before
         if self.stopped and (self._bound or recipient_id == self.conversation_id):
             return
         try:
@@ -241,6 +251,7 @@ class HavenOutput(OutputChannel):
             return
         try:
             await self.deliver(address, message)
+            await self._count_reply(index + 1)
             await self._remember_language(message)
         except ContactStopped as exc:  # the provider says she cannot or will not receive
             self.stopped = True
@@ -253,6 +264,14 @@ class HavenOutput(OutputChannel):
             log.error("%s send failed: %s (%s)", self.name(), type(exc).__name__, exc.code)
             if self.raise_errors:
                 raise
+
+    async def _count_reply(self, sent: int) -> None:
+        if self.turn_id is None:
+            return
+        try:
+            await count_reply(self.turn_id, sent)
+        except Exception as exc:  # noqa: BLE001 - the reply went out; a re-run might repeat it
+            log.warning("%s: reply not counted (%s)", self.name(), type(exc).__name__)
 
     async def _remember_language(self, message: Mapping[str, Any]) -> None:
         language = message.get("language")

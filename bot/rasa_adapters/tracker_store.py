@@ -21,7 +21,7 @@ from typing import Any, Iterable, List, Optional, Text, cast
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SessionStarted
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
@@ -35,10 +35,21 @@ from bot.store.models import TrackerEvent
 log = logging.getLogger("haven.store.tracker")
 
 QUICK_EXIT_ACTION = "action_quick_exit"
+TURN_STARTED_AT = "turn_started_at"  # equal to channels.pending.STARTED_AT (a test checks)
 
 
 def _context(type_name: str, timestamp: Any) -> str:
     return f"tracker_events|{type_name}|{timestamp!r}"
+
+
+def _began_before(events: List[Any], erased_ts: float) -> bool:
+    """Whether these events belong to a re-run turn that began before `erased_ts`: its events are
+    stamped now, so the timestamp filter would let them revive the erased conversation."""
+    for event in events:
+        began = (getattr(event, "metadata", None) or {}).get(TURN_STARTED_AT) if isinstance(event, UserUttered) else None
+        if isinstance(began, (int, float)) and began <= erased_ts:
+            return True
+    return False
 
 
 class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
@@ -95,6 +106,8 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             erased_at = tombstones.erased_at(session, conversation_id)
             if erased_at is not None:
                 erased_ts = erased_at.timestamp()
+                if _began_before(new_events, erased_ts):
+                    return False  # a re-run of a turn from before her erase (channels/pending.py)
                 new_events = [e for e in new_events if (e.timestamp or 0) > erased_ts]
             if not new_events:
                 return False

@@ -25,6 +25,7 @@ from bot.store.db import checkpoint_sqlite, get_engine, session_scope
 from bot.store.models import (
     Contact,
     ConversationKey,
+    PendingTurn,
     SafetyState,
     TelegramMessage,
     TrackerEvent,
@@ -119,7 +120,8 @@ def erase_conversation(conversation_id: str, engine: Optional[Engine] = None, no
             hook(session, conversation_id)
         # Inbound receipts stay (they hold no conversation id): a replay of any message she sent
         # before stays a duplicate, so it makes no turn, no contact row and no reply.
-        for model in (TrackerEvent, TelegramMessage, Contact, SafetyState):
+        # Her pending turns too (a turn in flight is never re-run after she erased).
+        for model in (TrackerEvent, TelegramMessage, Contact, SafetyState, PendingTurn):
             session.execute(delete(model).where(model.conversation_id == conversation_id))
         had_key = shred_key(session, conversation_id)
         tombstones.mark(session, conversation_id, now)

@@ -148,3 +148,27 @@ class SafetyState(Base):
     awaiting = Column(String(8), nullable=True)  # "set" | "check"
     duress = Column(Boolean, nullable=False, default=False)
     last_seen_at = Column(UTCDateTime, nullable=True)
+
+
+class PendingTurn(Base):
+    """A turn accepted (its webhook answered, or about to be) and not yet finished: a surviving
+    replica re-runs it if its owner dies (bot/store/pending_turns.py, channels/pending.py).
+
+    `id` is the turn's Rasa message id (a keyed hash of the provider message id); `input_ct` is the
+    turn input encrypted under the conversation key (context "pending_turns|input|<stage>|<id>"), so
+    an erase crypto-shreds it. `stage`: "received" (before the safety gate) or "turn" (gate passed).
+    `owner` is host:pid:nonce of the process running it; `lease_until` is moved forward by its
+    heartbeat. `replies_sent` counts the turn's replies that went out (a re-run skips them).
+    """
+
+    __tablename__ = "pending_turns"
+    id = Column(String(64), primary_key=True)
+    conversation_id = Column(String(64), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    stage = Column(String(8), nullable=False)
+    input_ct = Column(LargeBinary, nullable=False)
+    owner = Column(String(160), nullable=False)
+    lease_until = Column(UTCDateTime, nullable=False, index=True)
+    attempts = Column(Integer, nullable=False, default=1)
+    replies_sent = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
