@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff bench-reporting venv clean cluster bench-cluster
+.PHONY: run test lint train eval eval-cv validate bench bench-channels bench-safety bench-directory bench-handoff bench-reporting venv clean cluster bench-cluster profile
 
 venv:
 	@scripts/bootstrap.sh
@@ -70,6 +70,11 @@ bench-cluster: venv
 	$(PY) -m bot.cli train
 	@scripts/bootstrap.sh --cluster || true
 	$(PY) -m bench.cluster
+
+# Where one turn's CPU goes (py-spy over the embedded stack under load; prints the top frames).
+profile: venv
+	$(PY) -m bot.cli train
+	$(PY) -m bench.profile_turn 40
 
 clean:
 	rm -rf models results test-output .pytest_cache

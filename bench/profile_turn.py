@@ -48,7 +48,7 @@ def top_frames(raw: str, limit: int = 25) -> tuple[list[tuple[str, float]], list
 def main() -> int:
     from bot.runner import temp_stack
 
-    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or shutil.which("py-spy", path=os.path.dirname(sys.executable))
     if not spy:
         print("py-spy not found: install it (pin py-spy==0.4.3) or set PY_SPY", file=sys.stderr)
         return 2
