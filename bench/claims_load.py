@@ -55,6 +55,7 @@ class Officer:
     totp_secret: str
     officer_id: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    language: str = ""
 
 
 def make_officers(count: int, language: str, engine: Any = None) -> list[Officer]:
@@ -72,7 +73,7 @@ def make_officers(count: int, language: str, engine: Any = None) -> list[Officer
     now = utcnow()
     for m in made:
         add_shifts(m.officer_id, [language], now - timedelta(minutes=5), now + timedelta(hours=4), engine=engine)
-    return [Officer(m.username, m.totp_secret, m.officer_id) for m in made]
+    return [Officer(m.username, m.totp_secret, m.officer_id, language=language) for m in made]
 
 
 async def login(client: httpx.AsyncClient, officer: Officer) -> None:
@@ -178,7 +179,10 @@ async def claimer(base_url: str, officer: Officer, rec: Record, close: bool, out
                     if dirty:
                         continue
                     queue, _ = await _request(client, rec, "GET", "/api/queue?view=unassigned", officer.headers)
-                    if queue.status_code == 200 and not queue.json()["items"]:
+                    # Done when nothing she could take waits (other tests' handoffs in other
+                    # languages may wait in the same queue, for officers who speak them).
+                    if queue.status_code == 200 and not [i for i in queue.json()["items"]
+                                                         if not officer.language or i.get("language") == officer.language]:
                         return
                     rec.empty_while_waiting += 1  # rows locked by others right now: look again shortly
                     await asyncio.sleep(RETRY_AFTER)
