@@ -119,3 +119,14 @@ def test_in_process_nlg_renders_what_the_callback_renders(haven_env, channel: st
         assert got == expected
     again = asyncio.run(nlg.generate("utter_emergency", tracker, channel))
     assert again and again["text"] != first["text"]  # a second danger reply is the escalated form, not a copy
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "pt", "sw"])
+def test_a_second_triage_question_is_worded_anew_with_the_number_first(haven_env, lang: str) -> None:
+    """Two unsure messages in a row must not get the same triage text twice (found by the e2e test)."""
+    first = render_request(body("utter_danger_triage", lang, "KE"))
+    again_body = body("utter_danger_triage", lang, "KE")
+    again_body["tracker"]["events"] = [{"event": "bot", "text": first["text"], "metadata": {"utter_action": "utter_danger_triage"}}]
+    again = render_request(again_body)
+    assert again["text"] != first["text"] and "999" in again["text"][:60]
+    assert [b["payload"] for b in again["buttons"]] == [b["payload"] for b in first["buttons"]]
