@@ -130,20 +130,37 @@ def _drop_schema(base: str, schema: str) -> None:
     engine.dispose()
 
 
-def haven_cluster_bench(folder: str) -> Optional[str]:
-    """The 2-replica cluster run; a reason string if it cannot run here."""
-    from bot.cluster import cluster, haproxy_binary
-    from bot.model import rasa_env
-    from bot.store.db import dispose_engines
-    from bot.store.migrate import upgrade
+def _cluster_missing(base: Optional[str], redis_url: Optional[str]) -> Optional[str]:
+    """Why the cluster benchmarks cannot run here (None: they can)."""
+    from bot.cluster import haproxy_binary
 
-    base, redis_url = os.environ.get("HAVEN_TEST_DATABASE_URL"), os.environ.get("HAVEN_TEST_REDIS_URL")
     if not base or not redis_url:
         return "needs HAVEN_TEST_DATABASE_URL and HAVEN_TEST_REDIS_URL"
     if haproxy_binary() is None:
         return "needs haproxy (scripts/bootstrap.sh --cluster)"
+    return None
+
+
+def _clean_env() -> dict[str, str]:
+    """The replicas' environment: Rasa's, without this shell's HAVEN_* settings (test URLs kept)."""
+    from bot.model import rasa_env
+
+    return {k: v for k, v in rasa_env().items() if not k.startswith("HAVEN_") or k.startswith("HAVEN_TEST_")}
+
+
+def haven_cluster_bench(folder: str) -> Optional[str]:
+    """The 2-replica cluster run; a reason string if it cannot run here."""
+    from bot.cluster import cluster
+    from bot.store.db import dispose_engines
+    from bot.store.migrate import upgrade
+
+    base, redis_url = os.environ.get("HAVEN_TEST_DATABASE_URL"), os.environ.get("HAVEN_TEST_REDIS_URL")
+    missing = _cluster_missing(base, redis_url)
+    if missing:
+        return missing
+    assert base and redis_url
     url, schema = _pg_schema(base)
-    env = {k: v for k, v in rasa_env().items() if not k.startswith("HAVEN_") or k.startswith("HAVEN_TEST_")}
+    env = _clean_env()
     env.update(HAVEN_DATABASE_URL=url, HAVEN_REDIS_URL=redis_url, HAVEN_LOG_LEVEL="WARNING", HAVEN_ENV="dev")
     try:
         upgrade(url)
@@ -162,20 +179,19 @@ def claims_bench(folder: str) -> Optional[str]:
     """Claims/s on PostgreSQL across two console replicas behind HAProxy (the console's take-next over
     HTTP, as tests/cluster/test_4_claims.py); a reason string if it cannot run here."""
     from bench.claims_load import check, claim_all, login_all, make_officers, seed_handoffs
-    from bot.cluster import cluster, haproxy_binary
+    from bot.cluster import cluster
     from bot.handoff.writes import LEASE_SECONDS
-    from bot.model import rasa_env
     from bot.store.db import dispose_engines, get_engine
     from bot.store.migrate import upgrade
     from tests.handoff.invariants import replay
 
     base, redis_url = os.environ.get("HAVEN_TEST_DATABASE_URL"), os.environ.get("HAVEN_TEST_REDIS_URL")
-    if not base or not redis_url:
-        return "needs HAVEN_TEST_DATABASE_URL and HAVEN_TEST_REDIS_URL"
-    if haproxy_binary() is None:
-        return "needs haproxy (scripts/bootstrap.sh --cluster)"
+    missing = _cluster_missing(base, redis_url)
+    if missing:
+        return missing
+    assert base and redis_url
     url, schema = _pg_schema(base)
-    env = {k: v for k, v in rasa_env().items() if not k.startswith("HAVEN_") or k.startswith("HAVEN_TEST_")}
+    env = _clean_env()
     keys = {"HAVEN_MASTER_KEY": os.environ.get("HAVEN_MASTER_KEY") or "YmVuY2gtbWFzdGVyLWtleS0wMDAwMDAwMDAwMDAwMDA",
             "HAVEN_PSEUDONYM_KEY": os.environ.get("HAVEN_PSEUDONYM_KEY") or "YmVuY2gtcHNldWRvbnltLWtleS0wMDAwMDAwMDAwMDA"}
     env.update(keys, HAVEN_DATABASE_URL=url, HAVEN_REDIS_URL=redis_url, HAVEN_LOG_LEVEL="WARNING", HAVEN_ENV="dev")

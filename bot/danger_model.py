@@ -134,7 +134,7 @@ class DangerModel:
         self._vocabularies: list[_Vocabulary] = []
         # (vectoriser, idf) per vocabulary, built once: a CountVectorizer given a vocabulary
         # re-validates all of it (every term) on its first transform, which was 30% of a turn's CPU.
-        self._built: Optional[tuple[list[_Vocabulary], list[tuple[Any, npt.NDArray[np.float64]]]]] = None
+        self._built: Optional[list[tuple[Any, npt.NDArray[np.float64]]]] = None
         self._coef: Optional[npt.NDArray[np.float64]] = None
         self._intercept = 0.0
 
@@ -149,10 +149,9 @@ class DangerModel:
     def _features(self, texts: Sequence[str]) -> Any:
         from scipy.sparse import hstack
 
-        if self._built is None or self._built[0] is not self._vocabularies:
-            built = [(_count_vectoriser(self.config, v.analyzer, v.ngram, v.terms), v.idf) for v in self._vocabularies]
-            self._built = (self._vocabularies, built)
-        blocks = [_tfidf(vectoriser.transform(texts), idf) for vectoriser, idf in self._built[1]]
+        if self._built is None:
+            self._built = [(_count_vectoriser(self.config, v.analyzer, v.ngram, v.terms), v.idf) for v in self._vocabularies]
+        blocks = [_tfidf(vectoriser.transform(texts), idf) for vectoriser, idf in self._built]
         return hstack(blocks).tocsr()
 
     def fit(self, texts: Sequence[str], labels: Sequence[bool]) -> "DangerModel":
@@ -162,7 +161,7 @@ class DangerModel:
         y = np.asarray([bool(v) for v in labels], dtype=int)
         if len(texts) != len(y) or len(set(y.tolist())) < 2:
             raise ValueError("the danger model needs danger and non-danger examples")
-        self._vocabularies = []
+        self._vocabularies, self._built = [], None
         for analyzer, ngram in self._analyzers():
             vectoriser = _count_vectoriser(self.config, analyzer, ngram)
             counts = vectoriser.fit_transform(texts)

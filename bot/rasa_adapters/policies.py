@@ -35,9 +35,6 @@ CACHE_SIZE = 4096
 class CachedTEDPolicy(TEDPolicy):
     """TEDPolicy that runs its model once per distinct dialogue state (see the module docstring)."""
 
-    hits = 0
-    misses = 0
-
     def _prediction_cache(self) -> "OrderedDict[str, PolicyPrediction]":
         cache: Optional[OrderedDict[str, PolicyPrediction]] = getattr(self, "_haven_cache", None)
         if cache is None:
@@ -78,13 +75,11 @@ class CachedTEDPolicy(TEDPolicy):
         key = self.state_key(tracker, domain, rule_only_data)
         cached = cache.get(key)
         if cached is None:
-            type(self).misses += 1
             cached = super().predict_action_probabilities(tracker, domain, rule_only_data, precomputations, **kwargs)
             cache[key] = cached
             while len(cache) > CACHE_SIZE:
                 cache.popitem(last=False)
         else:
-            type(self).hits += 1
             cache.move_to_end(key)
         answer = copy.copy(cached)
         answer.probabilities = list(cached.probabilities)
