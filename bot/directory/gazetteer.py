@@ -47,7 +47,7 @@ FUZZY_OTHER_MIN_POPULATION = 100000
 SIGNIFICANT_POPULATION = 15000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 70,000 of them: no per-instance __dict__ (~25 MB less)
 class Place:
     """A named place: a town, an administrative area (at its seat) or a directory locality."""
 
@@ -360,8 +360,25 @@ def get_gazetteer() -> Gazetteer:
 
 
 def warm_up() -> None:
-    """Build the gazetteer now (the action server calls this in a thread at start-up)."""
+    """Build the gazetteer now (the action server calls this in a thread at start-up), then hand
+    the building's scratch memory (the GeoNames rows, freed but kept by the allocator) back to the
+    system."""
     try:
         get_gazetteer()._fuzzy_index()
     except Exception:  # noqa: BLE001 - warm-up is best effort
         log.exception("gazetteer warm-up failed")
+    release_free_memory()
+
+
+def release_free_memory() -> None:
+    """gc, then glibc's malloc_trim: returns freed heap pages to the system (a no-op elsewhere)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        pass
