@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -158,16 +159,25 @@ def test_whatsapp_after_24h_is_held_and_failure_is_recorded(engine: Any, desk: A
     assert officer.post(f"/api/cases/{case.case_id}/contact", json={"version": v, "text": "Hello"}).json() == {"delivery": "failed"}
 
 
-def test_new_case_reaches_the_live_stream(engine: Any, desk: Any, submit: Any, make_officer: Any, client_for: Any) -> None:
+def test_new_case_reaches_the_live_stream(engine: Any, desk: Any, submit: Any, make_officer: Any, client_for: Any,
+                                          console_app: Any) -> None:
+    from bot.reporting import feed
+
+    # The TestClient hands over a streamed body only once the stream ends, so a case is submitted
+    # from a thread as soon as the stream has subscribed, and the stream runs long enough for it.
+    console = console_app.state.console
+    console.config = dataclasses.replace(console.config, sse_max_seconds=4.0)
     officer = client_for(make_officer(team_id=desk.team_id))
     holder: dict[str, int] = {}
 
-    def later() -> None:
-        time.sleep(0.2)
+    def once_subscribed() -> None:
+        deadline = time.monotonic() + 3.0
+        while not feed._callbacks and time.monotonic() < deadline:
+            time.sleep(0.01)
         holder["id"] = submit()[1].case_id
 
-    thread = threading.Thread(target=later)
+    thread = threading.Thread(target=once_subscribed)
     thread.start()
-    body = officer.get("/api/cases/events").text  # test streams end after 0.5 s
+    body = officer.get("/api/cases/events").text
     thread.join()
-    assert "event: cases" in body and f'"ids": [{holder["id"]}]' in body
+    assert "event: cases" in body and f'data: {{"ids": [{holder["id"]}]}}' in body, body
