@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -128,3 +131,31 @@ def client_for(console_app: Any) -> Iterator[Callable[[OfficerHandle], Any]]:
     yield make
     for client in clients:
         client.close()
+
+
+def read_stream_around(console_app: Any, client: Any, path: str, subscribed: Callable[[], bool],
+                       action: Callable[[], Any], seconds: float = 4.0) -> tuple[str, Any]:
+    """The body of the SSE stream at `path`, with `action` run once the stream has subscribed.
+
+    The TestClient hands over a streamed body only once the stream ends, so `action` runs in a
+    thread as soon as `subscribed()` says so, and the stream is given `seconds` to carry it (not a
+    sleep racing a short stream on a loaded machine). Returns (body, action's result)."""
+    console = console_app.state.console
+    console.config = dataclasses.replace(console.config, sse_max_seconds=seconds)
+    result: dict[str, Any] = {}
+
+    def once_subscribed() -> None:
+        deadline = time.monotonic() + seconds - 1.0
+        while not subscribed() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        result["value"] = action()
+
+    thread = threading.Thread(target=once_subscribed)
+    thread.start()
+    body = client.get(path).text
+    thread.join()
+    return body, result.get("value")
+
+
+def watcher_subscribed(console_app: Any) -> Callable[[], bool]:
+    return lambda: bool(console_app.state.console.watcher._subscribers)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import pytest
@@ -14,7 +13,7 @@ from bot import i18n
 from bot import audit
 from bot.handoff import service
 from bot.handoff.models import HELD, SENT
-from tests.handoff.conftest import MARKER, csrf_of, login
+from tests.handoff.conftest import MARKER, csrf_of, login, read_stream_around, watcher_subscribed
 
 
 def enqueue(engine, cid="conv-flow", channel="sms", risk="disclosed", summary="asked about services"):
@@ -129,19 +128,11 @@ def test_new_handoff_reaches_the_live_stream(console_app, engine, make_officer):
     with TestClient(console_app, base_url="https://testserver") as client:
         assert login(client, officer).status_code == 303
         csrf_of(client)
-        holder: dict[str, int] = {}
-
-        def later() -> None:
-            time.sleep(0.15)
-            holder["id"] = enqueue(engine, "c-live")
-
-        thread = threading.Thread(target=later)
-        thread.start()
         started = time.monotonic()
-        body = client.get("/api/events").text  # the test app ends streams after 0.5 s
-        thread.join()
-        assert time.monotonic() - started < 3
-        assert "event: queue" in body and f'"ids": [{holder["id"]}]' in body
+        body, hid = read_stream_around(console_app, client, "/api/events", watcher_subscribed(console_app),
+                                       lambda: enqueue(engine, "c-live"))
+        assert time.monotonic() - started < 4.0 + 3  # the stream ends at its configured length
+        assert "event: queue" in body and f'"ids": [{hid}]' in body
         assert "c-live" not in body
 
 

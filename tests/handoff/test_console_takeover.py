@@ -4,8 +4,6 @@ is told on the live stream. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-import time
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -15,7 +13,7 @@ from bot.handoff.models import Handoff
 from bot.staff.credentials import set_password
 from bot.staff.models import AuditEntry
 from bot.store.db import session_scope
-from tests.handoff.conftest import csrf_of, login
+from tests.handoff.conftest import csrf_of, login, read_stream_around, watcher_subscribed
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -95,15 +93,11 @@ def test_the_officer_who_lost_it_is_told_live(console_app, engine, make_officer)
         assert login(client, officer).status_code == 303
         csrf_of(client)
 
-        def later() -> None:
-            time.sleep(0.15)
+        def transfer() -> None:
             service.transfer(hid, supervisor.id, claim.version, to_officer_id=supervisor.id, as_supervisor=True,
                              reason="officer_unavailable", engine=engine)
 
-        thread = threading.Thread(target=later)
-        thread.start()
-        body = client.get("/api/events").text  # the test app ends streams after 0.5 s
-        thread.join()
+        body, _ = read_stream_around(console_app, client, "/api/events", watcher_subscribed(console_app), transfer)
     assert "event: takeover" in body and f'"id": {hid}' in body and "officer_unavailable" in body
 
 
@@ -114,13 +108,9 @@ def test_the_new_holder_is_not_told_of_a_takeover(console_app, engine, make_offi
     with TestClient(console_app, base_url="https://testserver") as client:
         assert login(client, supervisor).status_code == 303
 
-        def later() -> None:
-            time.sleep(0.15)
+        def transfer() -> None:
             service.transfer(hid, supervisor.id, claim.version, to_officer_id=supervisor.id, as_supervisor=True,
                              reason="workload", engine=engine)
 
-        thread = threading.Thread(target=later)
-        thread.start()
-        body = client.get("/api/events").text
-        thread.join()
+        body, _ = read_stream_around(console_app, client, "/api/events", watcher_subscribed(console_app), transfer)
     assert "event: handoff" in body and "event: takeover" not in body

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
-import time
 from typing import Any
 
 from sqlalchemy import func, select
 
 from bot.reporting.models import CaseEntry, Referral, ReportCase
 from bot.store.db import session_scope
+from tests.handoff.conftest import read_stream_around
 from tests.reporting.conftest import add_service, audit_rows
 
 MARK = "MARKER-CASE-CONSOLE-8841"
@@ -163,21 +161,7 @@ def test_new_case_reaches_the_live_stream(engine: Any, desk: Any, submit: Any, m
                                           console_app: Any) -> None:
     from bot.reporting import feed
 
-    # The TestClient hands over a streamed body only once the stream ends, so a case is submitted
-    # from a thread as soon as the stream has subscribed, and the stream runs long enough for it.
-    console = console_app.state.console
-    console.config = dataclasses.replace(console.config, sse_max_seconds=4.0)
     officer = client_for(make_officer(team_id=desk.team_id))
-    holder: dict[str, int] = {}
-
-    def once_subscribed() -> None:
-        deadline = time.monotonic() + 3.0
-        while not feed._callbacks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        holder["id"] = submit()[1].case_id
-
-    thread = threading.Thread(target=once_subscribed)
-    thread.start()
-    body = officer.get("/api/cases/events").text
-    thread.join()
-    assert "event: cases" in body and f'data: {{"ids": [{holder["id"]}]}}' in body, body
+    body, case_id = read_stream_around(console_app, officer, "/api/cases/events", lambda: bool(feed._callbacks),
+                                       lambda: submit()[1].case_id)
+    assert "event: cases" in body and f'data: {{"ids": [{case_id}]}}' in body, body
