@@ -122,6 +122,16 @@ def ran(events: Any, message_id: str) -> bool:
     return any(isinstance(e, UserUttered) and e.message_id == message_id for e in events or ())
 
 
+def agent_ready(app: Any) -> bool:
+    """Whether this process can run a Rasa turn now. Rasa keeps serving webhooks with an agent but
+    no model (a model that failed to load, or none yet), and its `handle_message` then drops the
+    message with a log line: a turn handed to it would be lost. No Rasa agent: a test app."""
+    from rasa.core.agent import Agent
+
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    return not isinstance(agent, Agent) or agent.is_ready()
+
+
 def exactly_once(app: Any, on_new_message: OnNewMessage, started_at: datetime) -> OnNewMessage:
     """An `on_new_message` for a re-run: skipped if the turn was saved or she erased since it began."""
 
@@ -189,8 +199,11 @@ class Recovery:
         """Claim the expired records of the registered channels and queue their re-runs."""
         if not self.channels:
             return 0
+        ready = [name for name, (_, app, _) in self.channels.items() if agent_ready(app)]
+        if not ready:  # a replica without a model takes no one's turns (it would drop them)
+            return 0
         count = 0
-        for turn_id in await asyncio.to_thread(pending_turns.expired, list(self.channels), now):
+        for turn_id in await asyncio.to_thread(pending_turns.expired, ready, now):
             claimed = await asyncio.to_thread(pending_turns.claim, turn_id, now)
             entry = self.channels.get(claimed.channel) if claimed is not None else None
             if claimed is None or entry is None:

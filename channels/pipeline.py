@@ -332,7 +332,8 @@ class HavenChannel(InputChannel):
         if not await asyncio.to_thread(pending_turns.set_turn, turn_id, turn.as_dict()):
             return self.ok()  # erased meanwhile, or (a re-run) another replica took it over
         output = self.output(parsed, conversation_id, language, started_at)
-        self.turns.spawn(self._turn(on_new_message, turn, output, skip_replies), f"{name} turn", conversation_id)
+        self.turns.spawn(self._turn(on_new_message, turn, output, skip_replies, getattr(request, "app", None)), f"{name} turn",
+                         conversation_id)
         return self.ok()
 
     async def _quick_exit(self, parsed: Parsed, output: HavenOutput, result: GateResult) -> None:
@@ -341,10 +342,15 @@ class HavenChannel(InputChannel):
         await self.after_quick_exit(parsed, output, result)
 
     async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], turn: TurnInput,
-                    output: HavenOutput, skip_replies: int = 0) -> None:
+                    output: HavenOutput, skip_replies: int = 0, app: Any = None) -> None:
         """Run one turn, then delete its pending record (also after a handled failure; not when
-        cancelled at shutdown: another replica re-runs it)."""
+        cancelled at shutdown: another replica re-runs it; not when this process has no model to
+        run it: the record is handed back for a replica that has one, or this one once it has)."""
         output.turn_id, output.skip_replies = turn.turn_id, skip_replies
+        if not pending.agent_ready(app):
+            await asyncio.to_thread(pending_turns.release, turn.turn_id)
+            log.warning("%s turn kept for a re-run: no model loaded", self.name())
+            return
         try:
             await self._run_turn(on_new_message, turn, output)
         except asyncio.CancelledError:
@@ -379,7 +385,8 @@ class HavenChannel(InputChannel):
         if claimed.stage == pending_turns.TURN:
             turn = TurnInput.from_dict(claimed.data)
             output = self.output(None, turn.conversation_id, turn.language, turn.started_at)
-            await self._turn(pending.exactly_once(app, on_new_message, turn.started_at), turn, output, claimed.replies_sent)
+            await self._turn(pending.exactly_once(app, on_new_message, turn.started_at), turn, output, claimed.replies_sent,
+                             app)
             return
         # Received, gate maybe not run: from the gate on, as the webhook would have.
         started_at = datetime.fromisoformat(str(claimed.data["started_at"]))

@@ -100,6 +100,22 @@ def finish(turn_id: str) -> bool:
         return bool(result.rowcount)
 
 
+RELEASED = "released"  # the owner of a record handed back unrun: nobody heart-beats it
+
+
+def release(turn_id: str, now: Optional[datetime] = None) -> bool:
+    """Hand the record back unrun (this process cannot run turns now): expired at once, so any
+    replica that can run turns claims it; the run that was not made does not count as an attempt."""
+    now = now or utcnow()
+    with session_scope() as session:
+        result = session.execute(
+            update(PendingTurn)
+            .where(PendingTurn.id == turn_id, PendingTurn.owner == owner())
+            .values(owner=RELEASED, lease_until=now, attempts=PendingTurn.attempts - 1)
+        )
+        return bool(result.rowcount)
+
+
 def drop(turn_id: str) -> None:
     """Delete the record whoever owns it (its message was released: the provider retries it)."""
     with session_scope() as session:

@@ -252,6 +252,36 @@ async def test_a_turn_killed_before_the_gate_is_re_run_from_the_gate(channel_env
     assert _rows() == []
 
 
+async def test_a_turn_that_finds_no_model_loaded_is_kept_and_run_once_a_model_is(
+    channel_env: str, fake: FakeProvider, idle_recovery: Idle
+) -> None:
+    from rasa.core.agent import Agent
+
+    sid = "SM0000000000000000000000000000p009"
+    rasa = FakeRasa([{"text": "a reply"}])
+    channel = _sms_channel()
+    harness = await Harness(channel, rasa).start()
+    # What Rasa serves with when its model failed to load: an agent without a processor (its
+    # handle_message would drop the message with a log line).
+    harness.app.ctx.agent = Agent()
+    try:
+        assert (await harness.post(*_sms(sid, "is anyone there", harness.path))).status_code == 200
+        await harness.settle()
+        assert rasa.messages == [] and fake.of("twilio") == []
+        assert [(r.id, r.stage, r.owner, r.attempts) for r in _rows()] == [
+            (_turn_id(sid), pending_turns.TURN, pending_turns.RELEASED, 0)]
+        assert await idle_recovery.recover_once() == 0  # no model here either: it takes no one's turn
+        assert len(_rows()) == 1
+        harness.app.ctx.agent = None  # a model now (no agent: the handler is the turn, as in these tests)
+        assert await idle_recovery.recover_once() == 1
+        await _settle(channel)
+        assert [(m.text, m.message_id) for m in rasa.messages] == [("is anyone there", _turn_id(sid))]
+        assert [r.form["Body"] for r in fake.of("twilio")] == ["a reply"]
+        assert _rows() == []
+    finally:
+        await harness.stop()
+
+
 async def test_a_record_that_already_ran_is_dropped_under_the_rasa_lock(channel_env: str, fake: FakeProvider) -> None:
     from datetime import datetime, timezone
 
