@@ -41,6 +41,11 @@ NO_TRIAGE = frozenset({
     "affirm", "deny", "greet", "goodbye", "thank", "bot_challenge", "choose_language", "quick_exit",
     "services_more", "services_pick", "services_map", TRIAGE_INTENT,
 })
+# A bare plea ("help", "help me please", "aidez-moi"): nothing says whether she is in danger now,
+# so it is the unsure case of guarantee 10 whatever the model's P (the number first, then the
+# question, then her request). Longer asks for help say what they need and are decided as usual.
+PLEA_INTENT = "ask_help"
+PLEA_WORDS = 3
 
 
 class Level(str, enum.Enum):
@@ -148,6 +153,8 @@ def decide(
         return Decision(Level.DANGER, subject, "model", p_danger)
     if other and p_danger >= limits.third_party:
         return Decision(Level.DANGER, "other", "third_party", p_danger)
+    if model_intent == PLEA_INTENT and len(text.split()) <= PLEA_WORDS:
+        return Decision(Level.TRIAGE, subject, "plea", p_danger)
     floor = limits.intent_triage is not None and p_intent is not None and p_intent >= limits.intent_triage
     if (p_danger >= limits.triage or floor) and not (model_intent in NO_TRIAGE and len(text.split()) <= SHORT_REPLY_WORDS):
         return Decision(Level.TRIAGE, subject, "model", p_danger)

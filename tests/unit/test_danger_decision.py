@@ -44,6 +44,16 @@ def test_no_triage_for_a_yes_or_no_but_clear_danger_still_counts() -> None:
     assert danger.decide(long_message, 0.15, "affirm", LIMITS).level is Level.TRIAGE
 
 
+def test_a_bare_plea_for_help_is_asked_about_danger_whatever_the_model_p() -> None:
+    for text in ("help", "HELP ME", "aidez-moi svp", "naomba msaada tafadhali"):
+        decision = danger.decide(text, 0.0, "ask_help", LIMITS)
+        assert (decision.level, decision.reason) == (Level.TRIAGE, "plea"), text
+    # Saying what she needs is not a bare plea; without a model (live chat) no guess is made.
+    assert danger.decide("can you help me find a lawyer", 0.0, "ask_help", LIMITS).level is Level.NONE
+    assert danger.decide("help", None, "ask_help", LIMITS).level is Level.NONE
+    assert danger.decide("help", 0.0, "greet", LIMITS).level is Level.NONE
+
+
 def test_argmax_danger_is_danger_even_below_the_threshold() -> None:
     assert danger.decide("it is him again", 0.09, "immediate_danger", LIMITS).is_danger
 
@@ -133,7 +143,7 @@ def test_wilson_interval() -> None:
 def test_thresholds_are_chosen_for_recall_on_validation_rows() -> None:
     from bot.danger_eval import choose_thresholds, danger_metrics
 
-    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
+    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "disclose_abuse",
              "language": "en"} for i, p in enumerate((0.9, 0.5, 0.08, 0.35))]
     rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
               "language": "en"} for i, p in enumerate((0.02, 0.04, 0.3, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))]
@@ -151,7 +161,7 @@ def test_thresholds_are_chosen_for_recall_on_validation_rows() -> None:
 def test_triage_threshold_is_raised_when_it_would_ask_too_many_safe_messages() -> None:
     from bot.danger_eval import TRIAGE_BUDGET, choose_thresholds, danger_metrics
 
-    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
+    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "disclose_abuse",
              "language": "en"} for i, p in enumerate((0.9, 0.8, 0.7, 0.03))]
     # 3 of 10 non-danger rows between 0.05 and 0.2: triaging the 0.03 danger row would ask them all
     rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
@@ -168,7 +178,7 @@ def test_danger_threshold_reaches_the_precision_target_when_it_can() -> None:
 
     # precision at 0.5 is 0.75 (6/8): within the budget alone 0.405 would do (6/8 >= 0.70); the
     # target asks 0.85, first reached above the 0.52 non-danger row (6/7 = 0.857)
-    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "ask_help",
+    rows = [{"text": f"message {i}", "gold": "immediate_danger", "probability": p, "model_top": "disclose_abuse",
              "language": "en"} for i, p in enumerate((0.95, 0.9, 0.8, 0.7, 0.6, 0.55))]
     rows += [{"text": f"other {i}", "gold": "disclose_abuse", "probability": p, "model_top": "disclose_abuse",
               "language": "en"} for i, p in enumerate((0.65, 0.52, 0.4, 0.0, 0.0, 0.0))]
