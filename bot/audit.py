@@ -85,6 +85,14 @@ def lock_chains(session: Session, chains: Iterable[int]) -> None:
     held.update(wanted)
 
 
+def locked_by_statement(session: Session, handoff_id: int) -> None:
+    """Record that a statement of this transaction took the chain lock of `handoff_id` itself
+    (`pg_advisory_xact_lock(ADVISORY_LOCK_ID, id % CHAINS)`, e.g. in an UPDATE's RETURNING, so the
+    lock costs no round trip of its own), so `append` does not take it again."""
+    held: set[int] = session.info.setdefault("haven_audit_chains", set())
+    held.add(chain_for(handoff_id))
+
+
 def append(
     session: Session,
     action: str,

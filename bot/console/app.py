@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
@@ -116,6 +117,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The loop owns its default executor from here (asyncio.run shuts it down at the end).
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=console.config.threads, thread_name_prefix="console"))
         console.watcher = Watcher(console.engine, console.config.poll_interval)
         await console.watcher.start()
         if console.config.background_jobs:

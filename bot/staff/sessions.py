@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -70,12 +70,18 @@ def load(token: Optional[str], engine: Optional[Engine] = None, now: Optional[da
     now = now or utcnow()
     sid = token_id(token)
     with session_scope(engine) as session:
-        row = session.get(ConsoleSession, sid)
-        if row is None or row.revoked_at is not None:
+        # The session and its officer in one round trip (every console request starts here).
+        found = session.execute(
+            select(ConsoleSession, Officer).outerjoin(Officer, Officer.id == ConsoleSession.officer_id)
+            .where(ConsoleSession.id == sid)
+        ).first()
+        if found is None:
+            return None
+        row, officer = found
+        if row.revoked_at is not None:
             return None
         if now >= row.expires_at or now - row.last_seen_at >= IDLE_TIMEOUT:
             return None
-        officer = session.get(Officer, row.officer_id)
         if officer is None or not officer.active:
             return None
         info = SessionInfo(
