@@ -23,11 +23,15 @@ def main(argv: list[str]) -> None:
     from bot.logging_setup import install_redaction
 
     install_redaction()  # before Rasa is imported: it reads FORCE_JSON_LOGGING at import time
+    from bot.rasa_adapters import memory
+
+    memory.block_jax()  # before TensorFlow is imported (~64 MiB; bot/rasa_adapters/memory.py)
     share_action_secret()
     if argv[:1] in (["run"], ["test"], ["shell"]):
         from bot.rasa_adapters.patches import install
 
         install()
+        memory.install()  # a loaded model keeps no optimizer or training step
         from channels.outbound import register
 
         register()  # officer replies held for her WhatsApp window; Telegram deletion on erase
