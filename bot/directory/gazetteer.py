@@ -23,6 +23,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from bot.directory.gazetteer_data import Config, country_names, load_config, name_variants, phonetic, town_rows
 from bot.text import normalise
+from bot.trim import release_free_memory
 
 log = logging.getLogger("haven.directory.gazetteer")
 
@@ -370,15 +371,3 @@ def warm_up() -> None:
     release_free_memory()
 
 
-def release_free_memory() -> None:
-    """gc, then glibc's malloc_trim: returns freed heap pages to the system (a no-op elsewhere)."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        pass

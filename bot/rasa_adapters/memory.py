@@ -16,6 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from bot.trim import release_free_memory
+
 _installed = False
 
 
@@ -23,20 +25,6 @@ def block_jax() -> None:
     """Make `import jax` fail in this process (before TensorFlow is imported), unless already loaded."""
     if "jax" not in sys.modules:
         sys.modules["jax"] = None  # type: ignore[assignment]
-
-
-def release_free_memory() -> None:
-    """gc, then glibc's malloc_trim: returns freed heap pages to the system (a no-op elsewhere)."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        pass
 
 
 def drop_training_state(model: Any) -> None:
