@@ -39,13 +39,19 @@ def render_request(body: Mapping[str, Any]) -> dict[str, Any]:
         name = repeat_variant(name, tracker, language)
     arguments = body.get("arguments") or {}
     reply = country_texts.render(name, slots, language, channel, arguments)
-    if not slots.get("duress") and reply["text"] and reply["text"] == last_bot_text(tracker) and _has_again(name, language):
-        reply = country_texts.render(name + AGAIN_SUFFIX, slots, language, channel, arguments)  # same words, another name
+    if not slots.get("duress") and reply["text"] and reply["text"] == last_bot_text(tracker):
+        # The same words as her last reply, under another name: said in other words where a
+        # follow-up form exists (for this name, or for the one whose words it shares).
+        again = next((n for n in (name, SAME_WORDS.get(name)) if n and _has_again(n, language)), None)
+        if again is not None:
+            reply = country_texts.render(again + AGAIN_SUFFIX, slots, language, channel, arguments)
     reply["language"] = language  # channels word their own framing (e.g. "Reply 1, 2 or 3") in it
     return reply
 
 
 AGAIN_SUFFIX = "_again"
+# Responses worded alike in every locale: Rasa's core fallback and the NLU fallback's options.
+SAME_WORDS = {"utter_default": "utter_fallback"}
 
 
 def repeat_variant(name: str, tracker: Mapping[str, Any], language: str) -> str:

@@ -59,3 +59,14 @@ def test_the_same_words_under_another_name_are_not_sent_twice(haven_env) -> None
     b["tracker"]["events"].append({"event": "bot", "text": default_text, "metadata": {"utter_action": "utter_default"}})
     b["tracker"]["events"].append({"event": "user", "text": "y"})
     assert render_request(b)["text"] == i18n.text("utter_fallback_again", "es")
+
+
+def test_the_core_fallback_after_the_nlu_fallback_is_not_a_copy(haven_env) -> None:
+    """The other order: the NLU fallback's options, then Rasa's core fallback (utter_default, which
+    has no follow-up form of its own) in the very next turn, are not the same words twice."""
+    fallback_text = render_request(body("utter_fallback", "pt", []))["text"]
+    b = body("utter_default", "pt", [])
+    b["tracker"]["events"].append({"event": "bot", "text": fallback_text, "metadata": {"utter_action": "utter_fallback"}})
+    b["tracker"]["events"].append({"event": "user", "text": "sim"})
+    assert render_request(b)["text"] == i18n.text("utter_fallback_again", "pt") != fallback_text
+    assert render_request(body("utter_default", "pt", []))["text"] == fallback_text  # alone: unchanged
