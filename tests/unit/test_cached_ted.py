@@ -38,17 +38,23 @@ stories:
 """
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[CachedTEDPolicy, Domain]:
-    domain = Domain.from_yaml(DOMAIN)
-    steps = YAMLStoryReader(domain).read_from_string(STORIES)
+def train_small_ted(folder: Path, seed: int) -> tuple[CachedTEDPolicy, LocalModelStorage, dict[str, Any], Domain]:
+    """A CachedTEDPolicy trained for 3 epochs on DOMAIN/STORIES, persisted in `folder`."""
     from rasa.shared.core.training_data.structures import StoryGraph
 
+    domain = Domain.from_yaml(DOMAIN)
+    steps = YAMLStoryReader(domain).read_from_string(STORIES)
     trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
-    config: dict[str, Any] = {**CachedTEDPolicy.get_default_config(), "epochs": 3, "random_seed": 1, "max_history": 3}
-    storage = LocalModelStorage(Path(tmp_path_factory.mktemp("ted")))
+    config: dict[str, Any] = {**CachedTEDPolicy.get_default_config(), "epochs": 3, "random_seed": seed, "max_history": 3}
+    storage = LocalModelStorage(folder)
     policy = CachedTEDPolicy.create(config, storage, Resource("ted"), ExecutionContext(GraphSchema({}), "test"))
     policy.train(trackers, domain)
+    return policy, storage, config, domain
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[CachedTEDPolicy, Domain]:
+    policy, _, _, domain = train_small_ted(Path(tmp_path_factory.mktemp("ted")), seed=1)
     return policy, domain
 
 

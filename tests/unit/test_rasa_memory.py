@@ -14,27 +14,18 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrainingDataGenerator
-from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
-from rasa.shared.core.training_data.structures import StoryGraph
 from rasa.utils.tensorflow.models import RasaModel
 
 from bot.rasa_adapters import memory
 from bot.rasa_adapters.policies import CachedTEDPolicy
-from tests.unit.test_cached_ted import DOMAIN, STORIES, tracker
+from tests.unit.test_cached_ted import tracker, train_small_ted
 
 CASES = [(("greet",), False), (("greet", "ask"), True), (("bye",), False), (("ask",), True)]
 
 
 @pytest.fixture(scope="module")
 def persisted(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalModelStorage, dict[str, Any], Domain]:
-    domain = Domain.from_yaml(DOMAIN)
-    steps = YAMLStoryReader(domain).read_from_string(STORIES)
-    trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
-    config: dict[str, Any] = {**CachedTEDPolicy.get_default_config(), "epochs": 3, "random_seed": 3, "max_history": 3}
-    storage = LocalModelStorage(Path(tmp_path_factory.mktemp("ted-memory")))
-    policy = CachedTEDPolicy.create(config, storage, Resource("ted"), ExecutionContext(GraphSchema({}), "test"))
-    policy.train(trackers, domain)
+    _, storage, config, domain = train_small_ted(Path(tmp_path_factory.mktemp("ted-memory")), seed=3)
     return storage, config, domain
 
 
